@@ -1,0 +1,433 @@
+"""The landmark record: six points per vertebra, ordered cranial -> caudal, validated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ._errors import LandmarkError
+from .geometry import body_frame, polygon_self_intersects, signed_area
+from .levels import LEVELS, POINT_NAMES, normalize_level
+
+__all__ = ["Landmarks", "Provenance", "PROVENANCE_METHODS"]
+
+#: How a vertebra's points came to be.
+PROVENANCE_METHODS = ("manual", "detected", "refined", "imported")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one vertebra's points came from.
+
+    Parameters
+    ----------
+    method : {"manual", "detected", "refined", "imported"}
+    tool, version : str, optional
+        The program that placed the points (``"vcfmeasure.detect"``, ``"3D Slicer"``...).
+    confidence : float, optional
+        0-1 for the vertebra as a whole (detection, refinement).
+    point_confidence : tuple of 6 floats, optional
+        0-1 per point in ``POINT_NAMES`` order.
+    level_guessed : bool
+        The level name is a guess (detection without ``levels=``).
+    needs_review : bool
+        Flagged for a human before grading (low confidence, unreadable).
+    note : str, optional
+
+    Examples
+    --------
+    >>> Provenance("refined", confidence=0.9).method
+    'refined'
+    """
+
+    method: str = "manual"
+    tool: str | None = None
+    version: str | None = None
+    confidence: float | None = None
+    point_confidence: tuple[float, ...] | None = None
+    level_guessed: bool = False
+    needs_review: bool = False
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in PROVENANCE_METHODS:
+            raise LandmarkError(
+                f"provenance method {self.method!r} is not one of {PROVENANCE_METHODS}"
+            )
+        if self.point_confidence is not None:
+            pc = tuple(float(c) for c in self.point_confidence)
+            if len(pc) != len(POINT_NAMES):
+                raise LandmarkError(f"point_confidence needs 6 values, got {len(pc)}")
+            object.__setattr__(self, "point_confidence", pc)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict without the unset fields."""
+        return {k: v for k, v in asdict(self).items() if v not in (None, False)}
+
+    @classmethod
+    def coerce(cls, value: Provenance | str | Mapping[str, Any] | None) -> Provenance:
+        """A Provenance from itself, a method name, a dict, or None (manual)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Provenance):
+            return value
+        if isinstance(value, str):
+            return cls(method=value)
+        return cls(**dict(value))
+
+
+def _as_points(level: str, value: Any) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise LandmarkError(
+            f"{level}: points must be numbers, got {value!r}; give a (6, 2) array of (x, y)"
+        ) from None
+    if arr.shape != (6, 2):
+        raise LandmarkError(
+            f"{level}: expected 6 points of (x, y) in the order {' '.join(POINT_NAMES)}, "
+            f"got an array of shape {arr.shape}"
+        )
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise LandmarkError(
+            f"{level}: point {POINT_NAMES[i]!r} is not finite ({tuple(arr[i])}); "
+            "place it or drop the level"
+        )
+    return arr
+
+
+def _pair_names(i: int, j: int) -> str:
+    return f"{POINT_NAMES[i]!r} and {POINT_NAMES[j]!r}"
+
+
+def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
+    """Raise :class:`LandmarkError` naming the level for an implausible body outline.
+
+    Checks, vectorised over vertebrae: coinciding points, collapsed outline, an outline
+    that crosses itself, middle points not between the corners, superior and inferior
+    swapped (needs two or more levels: the cranial direction comes from the level
+    order), and an anterior side that differs between levels. Nothing is fixed.
+    """
+    if len(levels) == 0:
+        return
+    diff = xy[:, :, None, :] - xy[:, None, :, :]
+    dist = np.sqrt((diff**2).sum(-1))
+    extent = dist.max(axis=(1, 2))
+    iu = np.triu_indices(6, 1)
+    close = dist[:, iu[0], iu[1]] <= 1e-6 * np.maximum(extent, 1e-12)[:, None]
+    if close.any():
+        n, k = np.argwhere(close)[0]
+        raise LandmarkError(
+            f"{levels[n]}: points {_pair_names(iu[0][k], iu[1][k])} coincide; "
+            "the body is degenerate — re-place one of them"
+        )
+    area = signed_area(xy)
+    flat = np.abs(area) < 0.02 * extent**2
+    if flat.any():
+        n = int(np.argmax(flat))
+        raise LandmarkError(
+            f"{levels[n]}: the six points enclose almost no area (degenerate body); "
+            "check that superior and inferior points are on different endplates"
+        )
+    crossing = polygon_self_intersects(xy)
+    if crossing.any():
+        n = int(np.argmax(crossing))
+        raise LandmarkError(
+            f"{levels[n]}: the outline sp-sm-sa-ia-im-ip crosses itself; a point is out "
+            "of order (anterior and posterior, or superior and inferior, swapped?)"
+        )
+    for mid, (c0, c1) in ((1, (0, 2)), (4, (5, 3))):
+        chord = xy[:, c1] - xy[:, c0]
+        t = ((xy[:, mid] - xy[:, c0]) * chord).sum(-1) / (chord**2).sum(-1)
+        outside = (t <= 0) | (t >= 1)
+        if outside.any():
+            n = int(np.argmax(outside))
+            raise LandmarkError(
+                f"{levels[n]}: point {POINT_NAMES[mid]!r} is not between "
+                f"{_pair_names(c0, c1)} along the endplate; anterior and posterior must "
+                "be on opposite sides of the middle point"
+            )
+    anterior, cranial, hand = body_frame(xy)
+    if len(levels) < 2:
+        return
+    centroids = xy.mean(axis=1)
+    steps = centroids[:-1] - centroids[1:]
+    steps /= np.sqrt((steps**2).sum(-1))[:, None]
+    spine_up = steps.mean(axis=0)
+    up = cranial @ spine_up
+    if (up <= 0).all():
+        raise LandmarkError(
+            f"{', '.join(levels)}: in every vertebra the superior points lie caudal to the "
+            "inferior ones — superior and inferior are swapped everywhere, or the level "
+            "names run in the wrong direction"
+        )
+    if (up <= 0).any():
+        n = int(np.argmax(up <= 0))
+        raise LandmarkError(
+            f"{levels[n]}: superior and inferior endplate points are swapped (the 's' "
+            "points lie caudal to the 'i' points along the spine)"
+        )
+    majority = 1.0 if (hand > 0).sum() > (hand < 0).sum() else -1.0
+    odd = hand != majority
+    if odd.any():
+        n = int(np.argmax(odd))
+        others = [lv for lv, o in zip(levels, odd, strict=True) if not o][:3]
+        raise LandmarkError(
+            f"{levels[n]}: the anterior side is opposite to that of {', '.join(others)}; "
+            "anterior ('a') and posterior ('p') points are swapped in this level"
+        )
+
+
+class Landmarks(Mapping[str, np.ndarray]):
+    """Six landmarks per vertebra, ordered cranial -> caudal, with provenance.
+
+    Parameters
+    ----------
+    points : mapping or iterable of (level, array)
+        Level name -> ``(6, 2)`` array of ``(x, y)`` pixels in ``POINT_NAMES`` order
+        (``sp sm sa ia im ip``), pixel centres at integers, y pointing down.
+    provenance : Provenance, str, dict or mapping level -> any of those, optional
+        Default: ``"manual"`` for every level.
+    image : dict, optional
+        Reference to the image the points belong to (``path``, ``sop_instance_uid``,
+        ``shape``, ``spacing``, ``spacing_source``); kept by the file formats.
+    validate : bool
+        Check the bodies (see :func:`validate_bodies`). Shape, finiteness and level names
+        are always checked.
+
+    Raises
+    ------
+    LandmarkError
+        Naming the level (and point) at fault.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> box = np.array([[0, 0], [10, 0], [20, 0], [20, 18], [10, 18], [0, 20]], float)
+    >>> lm = Landmarks({"L2": box + [0, 30], "l1": box})
+    >>> lm.levels
+    ('L1', 'L2')
+    >>> lm["L1"][2]
+    array([20.,  0.])
+    """
+
+    __slots__ = ("_levels", "_xy", "_provenance", "image")
+
+    def __init__(
+        self,
+        points: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        provenance: Any = None,
+        image: Mapping[str, Any] | None = None,
+        validate: bool = True,
+    ) -> None:
+        items = list(points.items() if isinstance(points, Mapping) else points)
+        seen: dict[str, np.ndarray] = {}
+        for name, value in items:
+            level = normalize_level(name)
+            if level in seen:
+                raise LandmarkError(f"{level}: duplicate level (given twice as {name!r})")
+            seen[level] = _as_points(level, value)
+        levels = tuple(lv for lv in LEVELS if lv in seen)
+        xy = np.stack([seen[lv] for lv in levels]) if levels else np.zeros((0, 6, 2))
+        xy.setflags(write=False)
+        if validate:
+            validate_bodies(levels, xy)
+        self._levels = levels
+        self._xy = xy
+        self._provenance = self._coerce_provenance(provenance, levels)
+        self.image = dict(image) if image else None
+
+    @staticmethod
+    def _coerce_provenance(provenance: Any, levels: tuple[str, ...]) -> dict[str, Provenance]:
+        fields = set(Provenance.__dataclass_fields__)
+        if (
+            provenance is None
+            or isinstance(provenance, (str, Provenance))
+            or (isinstance(provenance, Mapping) and set(provenance) <= fields and provenance)
+        ):
+            one = Provenance.coerce(provenance)
+            return dict.fromkeys(levels, one)
+        given = {normalize_level(k): Provenance.coerce(v) for k, v in dict(provenance).items()}
+        extra = set(given) - set(levels)
+        if extra:
+            raise LandmarkError(
+                f"{sorted(extra)[0]}: provenance given for a level without points"
+            )
+        return {lv: given.get(lv, Provenance()) for lv in levels}
+
+    # -- constructors -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]], **kwargs: Any) -> Landmarks:
+        """From ``{level: {"sp": (x, y), ..., "ip": (x, y)}}``.
+
+        Raises
+        ------
+        LandmarkError
+            Naming the level and the missing or unknown point.
+
+        Examples
+        --------
+        >>> pts = {"sp": (0, 0), "sm": (5, 0), "sa": (10, 0),
+        ...        "ia": (10, 9), "im": (5, 9), "ip": (0, 10)}
+        >>> Landmarks.from_dict({"T12": pts}).levels
+        ('T12',)
+        """
+        out = {}
+        for level, named in data.items():
+            named = {str(k).strip().lower(): v for k, v in named.items()}
+            missing = [p for p in POINT_NAMES if p not in named]
+            unknown = sorted(set(named) - set(POINT_NAMES))
+            if unknown:
+                raise LandmarkError(
+                    f"{level}: unknown point {unknown[0]!r}; points are {' '.join(POINT_NAMES)}"
+                )
+            if missing:
+                raise LandmarkError(
+                    f"{level}: point {missing[0]!r} is missing; six points "
+                    f"({' '.join(POINT_NAMES)}) are needed per vertebra"
+                )
+            out[level] = [named[p] for p in POINT_NAMES]
+        return cls(out, **kwargs)
+
+    @classmethod
+    def from_array(cls, xy: Any, levels: Iterable[str], **kwargs: Any) -> Landmarks:
+        """From an ``(N, 6, 2)`` array and N level names.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10]], float)
+        >>> Landmarks.from_array(box[None], ["L3"]).levels
+        ('L3',)
+        """
+        xy = np.asarray(xy, dtype=float)
+        levels = list(levels)
+        if xy.ndim != 3 or xy.shape[0] != len(levels):
+            raise LandmarkError(
+                f"from_array needs an (N, 6, 2) array for {len(levels)} levels, "
+                f"got shape {xy.shape}"
+            )
+        return cls(zip(levels, xy, strict=True), **kwargs)
+
+    # -- mapping protocol ---------------------------------------------------------------
+    def __getitem__(self, level: str) -> np.ndarray:
+        try:
+            i = self._levels.index(normalize_level(level))
+        except ValueError:
+            raise KeyError(level) from None
+        return self._xy[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._levels)
+
+    def __len__(self) -> int:
+        return len(self._levels)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Landmarks):
+            return NotImplemented
+        return self._levels == other._levels and np.array_equal(self._xy, other._xy)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        if not self._levels:
+            return "<Landmarks: no levels>"
+        span = self._levels[0] if len(self) == 1 else f"{self._levels[0]}-{self._levels[-1]}"
+        methods = sorted({p.method for p in self._provenance.values()})
+        return f"<Landmarks {len(self)} levels {span} ({', '.join(methods)})>"
+
+    # -- views --------------------------------------------------------------------------
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """Level names, cranial -> caudal."""
+        return self._levels
+
+    @property
+    def array(self) -> np.ndarray:
+        """All points as a read-only ``(N, 6, 2)`` array, cranial -> caudal."""
+        return self._xy
+
+    @property
+    def provenance(self) -> Mapping[str, Provenance]:
+        """Level -> :class:`Provenance`."""
+        return dict(self._provenance)
+
+    def to_dict(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """``{level: {point_name: (x, y)}}`` with plain floats.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10]], float)
+        >>> Landmarks({"L3": box}).to_dict()["L3"]["ia"]
+        (10.0, 9.0)
+        """
+        return {
+            lv: {p: (float(x), float(y)) for p, (x, y) in zip(POINT_NAMES, pts, strict=True)}
+            for lv, pts in zip(self._levels, self._xy, strict=True)
+        }
+
+    # -- derived records ----------------------------------------------------------------
+    def subset(self, levels: Iterable[str]) -> Landmarks:
+        """The named levels only (provenance kept)."""
+        keep = {normalize_level(lv) for lv in levels}
+        missing = keep - set(self._levels)
+        if missing:
+            raise LandmarkError(f"{sorted(missing)[0]}: level not in these landmarks")
+        return Landmarks(
+            [(lv, self[lv]) for lv in self._levels if lv in keep],
+            provenance={lv: self._provenance[lv] for lv in self._levels if lv in keep},
+            image=self.image,
+            validate=False,
+        )
+
+    def replace(
+        self,
+        points: Mapping[str, Any] | None = None,
+        *,
+        provenance: Any = None,
+        drop: Iterable[str] = (),
+        validate: bool = True,
+    ) -> Landmarks:
+        """A new record with some levels' points (and provenance) replaced, added or dropped.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10]], float)
+        >>> lm = Landmarks({"L1": box})
+        >>> lm.replace({"L1": box + 1}, provenance="refined").provenance["L1"].method
+        'refined'
+        """
+        drop = {normalize_level(lv) for lv in drop}
+        pts = {lv: self[lv] for lv in self._levels if lv not in drop}
+        prov = {lv: self._provenance[lv] for lv in pts}
+        new = {normalize_level(k): v for k, v in (points or {}).items()}
+        pts.update(new)
+        if isinstance(provenance, Mapping) and not isinstance(provenance, Provenance):
+            prov.update({normalize_level(k): Provenance.coerce(v) for k, v in provenance.items()})
+        else:
+            for lv in new:
+                prov[lv] = Provenance.coerce(provenance)
+        return Landmarks(pts, provenance=prov, image=self.image, validate=validate)
+
+    def with_image(self, **image: Any) -> Landmarks:
+        """A copy whose image reference is updated with the given keys."""
+        new = self.subset(self._levels)
+        new.image = {**(self.image or {}), **image}
+        return new
+
+    def map_points(self, func: Any, **kwargs: Any) -> Landmarks:
+        """Apply ``func((N, 6, 2) array) -> (N, 6, 2) array`` to every point.
+
+        Handy for transforms (flip, crop offset, rescale). Provenance is kept.
+        """
+        xy = np.asarray(func(np.array(self._xy)), dtype=float)
+        return Landmarks.from_array(xy, self._levels, provenance=self._provenance, image=self.image, **kwargs)

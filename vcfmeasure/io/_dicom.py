@@ -374,8 +374,9 @@ def _modality(raw: np.ndarray, ds: Any, bits: int, notes: list[Note],
             return _apply_table(raw, first, table), float(table.min()), float(table.max())
     slope, intercept = 1.0, 0.0
     try:
-        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+        raw_slope, raw_intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+        slope = 1.0 if raw_slope in (None, "") else float(raw_slope)
+        intercept = 0.0 if raw_intercept in (None, "") else float(raw_intercept)
     except (TypeError, ValueError):
         slope, intercept = 1.0, 0.0
         notes.append((ImageWarning, "(0028,1053) Rescale Slope / (0028,1052) Rescale "

@@ -12,6 +12,8 @@ C.11.6 (Presentation LUT Shape); REFERENCE.md section 7.
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 import warnings
 from typing import Any
@@ -103,8 +105,27 @@ def looks_like_dicom(head: bytes) -> bool:
     return False
 
 
+class _CappedReader(io.BufferedReader):
+    """A binary file whose ``read(n)`` never asks for more than the bytes left.
+
+    pydicom reads a value with ``fp.read(length)``; a corrupt length of 4 GB would
+    otherwise allocate a 4 GB buffer before finding the file short.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self._size = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            size = min(size, max(self._size - self.tell(), 0))
+        return super().read(size)
+
+
 def read_dataset(path: str, *, header_only: bool) -> Any:
     """Read a DICOM file (with or without preamble) into a pydicom Dataset.
+
+    No read asks for more bytes than the file has left, whatever lengths it declares.
 
     Raises
     ------
@@ -114,7 +135,8 @@ def read_dataset(path: str, *, header_only: bool) -> Any:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, force=True, stop_before_pixels=header_only)
+        with _CappedReader(path) as fh:
+            ds = pydicom.dcmread(fh, force=True, stop_before_pixels=header_only)
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(
             f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})"
@@ -217,6 +239,11 @@ def _layout(ds: Any, where: str, frame: int | None, max_pixels: int) -> dict[str
         what = f" (SOP Class {getattr(sop, 'name', sop)})" if sop else ""
         if other:
             raise DicomError(f"{where}: {other[0]} images are not supported{what}")
+        if "Rows" in ds and "Columns" in ds:
+            raise DicomError(
+                f"{where}: declares a {ds.Rows} x {ds.Columns} image{what} but has no "
+                "(7FE0,0010) Pixel Data; the file is truncated or header only"
+            )
         raise DicomError(
             f"{where}: no (7FE0,0010) Pixel Data{what}; this DICOM object is not an image "
             "(e.g. a structured report or presentation state)"
@@ -257,7 +284,14 @@ def _layout(ds: Any, where: str, frame: int | None, max_pixels: int) -> dict[str
 
 def _check_data(ds: Any, tsyntax: Any, lay: dict[str, int], where: str) -> None:
     """Compare the declared size with the bytes present, before any decoding."""
+    raw = ds.get_item("PixelData")
+    declared = getattr(raw, "length", None)  # a raw element keeps its declared length
     data = ds.PixelData
+    if declared not in (None, 0xFFFFFFFF) and data is not None and len(data) < declared:
+        raise DicomError(
+            f"{where}: (7FE0,0010) Pixel Data declares {declared} bytes but the file holds "
+            f"only {len(data)}; the file is truncated or corrupt"
+        )
     if data is None or len(data) == 0:
         raise DicomError(f"{where}: (7FE0,0010) Pixel Data is empty (zero length)")
     if tsyntax.is_encapsulated:

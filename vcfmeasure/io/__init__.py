@@ -1,0 +1,1 @@
+"""File input and output: images, landmark files, result tables, DICOM SR."""

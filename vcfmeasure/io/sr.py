@@ -255,31 +255,17 @@ def write_sr(
                     referenced_coordinates=[segment],
                 )
             )
-        for key in _RATIOS:
-            if math.isfinite(row[key]):
-                measurements.append(
-                    hd.sr.Measurement(
-                        name=private_code(key), value=float(row[key]), unit=codes.UCUM.NoUnits
-                    )
-                )
-        if math.isfinite(row["wedge_angle"]):
-            measurements.append(
-                hd.sr.Measurement(
-                    name=private_code("wedge_angle"),
-                    value=float(row["wedge_angle"]),
-                    unit=codes.UCUM.Degree,
-                )
-            )
+        scalars = [(key, row[key], codes.UCUM.NoUnits) for key in _RATIOS]
+        scalars.append(("wedge_angle", row["wedge_angle"], codes.UCUM.Degree))
+        if graded is not None:
+            scalars.append(("height_loss", graded["height_loss"], codes.UCUM.NoUnits))
+        measurements += [
+            hd.sr.Measurement(name=private_code(key), value=float(value), unit=unit)
+            for key, value, unit in scalars
+            if math.isfinite(value)
+        ]
         evaluations = []
         if graded is not None:
-            if math.isfinite(graded["height_loss"]):
-                measurements.append(
-                    hd.sr.Measurement(
-                        name=private_code("height_loss"),
-                        value=float(graded["height_loss"]),
-                        unit=codes.UCUM.NoUnits,
-                    )
-                )
             evaluations = [
                 hd.sr.QualitativeEvaluation(
                     private_code("grade"), private_code(f"grade_{int(graded['grade'])}")

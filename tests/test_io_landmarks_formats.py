@@ -133,3 +133,22 @@ def test_slicer_lps_mapping_scales_by_spacing(tmp_path):
     np.testing.assert_allclose(
         read_landmarks(tmp_path / "s.mrk.json", spacing=(0.4, 0.2))["L1"], (BOX + [3, 4]) / 2
     )
+
+
+def test_landmark_io_imports_no_heavy_dependency():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vcfmeasure as vm; vm.read_landmarks; "
+        "import vcfmeasure.io.results, vcfmeasure.io.sr; "
+        "print(sorted({'pandas', 'pydicom', 'highdicom', 'matplotlib'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    assert out.stdout.strip() == "[]"

@@ -191,3 +191,13 @@ def test_unrecognised_files(tmp_path):
         read_landmarks(FIXTURES / "native.json", format="vgg")
     with pytest.raises(FileFormatError, match="pass format="):
         write_landmarks(read_landmarks(FIXTURES / "native.json"), tmp_path / "x.txt")
+
+
+def test_incomplete_warning_points_at_the_caller(tmp_path):
+    from vcfmeasure.io.landmark_files import read_landmarks_all
+
+    path = csv_file(tmp_path, [*L1_ROWS, "a,L2,sp,100,260"])
+    for reader in (read_landmarks, read_landmarks_all):
+        with pytest.warns(IncompleteLandmarksWarning) as record:
+            reader(path, allow_incomplete=True)
+        assert record[0].filename == __file__

@@ -199,7 +199,7 @@ def _assemble(entry: ImageEntry, path: str | Path, allow_incomplete: bool) -> La
         warnings.warn(
             f"{path}: left out incomplete vertebrae: {listing}",
             IncompleteLandmarksWarning,
-            stacklevel=4,
+            stacklevel=3,  # _assemble <- read_landmarks(_all) <- caller
         )
     complete = {lv: named for lv, named in points.items() if lv not in incomplete}
     provenance = entry.provenance
@@ -299,7 +299,10 @@ def read_landmarks_all(
     ['a.png', 'b.png']
     """
     entries = _read_entries(path, format, {"spacing": spacing})
-    return {e.name: _assemble(e, path, allow_incomplete) for e in entries}
+    out = {}
+    for entry in entries:  # a loop, not a comprehension: the warning's stacklevel stays 3
+        out[entry.name] = _assemble(entry, path, allow_incomplete)
+    return out
 
 
 def write_landmarks(

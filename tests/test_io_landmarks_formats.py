@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vcfmeasure import FileFormatError, Landmarks
+from vcfmeasure import POINT_NAMES, FileFormatError, Landmarks
 from vcfmeasure.io.landmark_files import (
     IncompleteLandmarksWarning,
     guess_format,
@@ -152,3 +152,49 @@ def test_landmark_io_imports_no_heavy_dependency():
         cwd=Path(__file__).parents[1],
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_shipped_schema_is_a_valid_draft_2020_12_schema():
+    import jsonschema
+
+    from vcfmeasure.io._fmt_json import schema
+
+    jsonschema.Draft202012Validator.check_schema(schema())
+    assert schema()["properties"]["point_names"]["const"] == list(POINT_NAMES)
+
+
+def test_cvat_six_points_in_one_element_and_outside_points(tmp_path):
+    pts = ";".join(f"{x + 0.5},{y + 0.5}" for x, y in L1)
+    text = (
+        '<annotations><version>1.1</version><image id="3" name="a.png">'
+        f'<points label="vertebra" points="{pts}"><attribute name="level">L1</attribute></points>'
+        '<skeleton label="L2">'
+        + "".join(
+            f'<points label="{p}" outside="{int(p == "im")}" points="{x + 0.5},{y + 0.5}"/>'
+            for p, (x, y) in zip(POINT_NAMES, L2, strict=True)
+        )
+        + "</skeleton></image></annotations>"
+    )
+    path = tmp_path / "six.xml"
+    path.write_text(text)
+    with pytest.warns(IncompleteLandmarksWarning, match=r"L2 \(missing im\)"):
+        lm = read_landmarks(path, image=3, allow_incomplete=True)
+    np.testing.assert_allclose(lm["L1"], L1)
+
+
+def test_csv_with_semicolons_and_without_image_column(tmp_path):
+    rows = ["Level;Point;X;Y"] + [
+        f"L1;{p};{x};{y}" for p, (x, y) in zip(POINT_NAMES, L1, strict=True)
+    ]
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(rows))
+    lm = read_landmarks(path)
+    np.testing.assert_allclose(lm["L1"], L1)
+    assert lm.image == {"path": "semi"}
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(FileFormatError, match="x.json: not a text file"):
+        read_landmarks(path)

@@ -347,13 +347,14 @@ def write_landmarks(
     path = Path(path)
     fmt = format or guess_format(path)
     module = _module(fmt)
+    items: list[tuple[str, Landmarks]] = []
     if isinstance(landmarks, Landmarks):
-        items = [(image or _default_name(landmarks, path), landmarks)]
+        items.append((image or _default_name(landmarks, path), landmarks))
     elif isinstance(landmarks, Mapping):
-        items = [(str(k), v) for k, v in landmarks.items()]
-        bad = [k for k, v in items if not isinstance(v, Landmarks)]
-        if bad:
-            raise FileFormatError(f"{path}: image {bad[0]!r}: expected Landmarks to write")
+        for key, value in landmarks.items():
+            if not isinstance(value, Landmarks):
+                raise FileFormatError(f"{path}: image {key!r}: expected Landmarks to write")
+            items.append((str(key), value))
     else:
         raise FileFormatError(
             f"{path}: write_landmarks needs Landmarks or a mapping of image name -> Landmarks, "

@@ -136,3 +136,26 @@ def test_round_trip_property(tmp_path_factory, fmt, offset, scale, facing):
     path = tmp_path_factory.mktemp("rt") / f"p{SUFFIX[fmt]}"
     write_landmarks(lm, path, format=fmt)
     assert np.abs(read_landmarks(path, format=fmt).array - lm.array).max() <= 1e-6
+
+
+def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "spine.json"
+    write_landmarks(SPINES["L1 only, sub-pixel"], path)
+    before = path.read_text()
+
+    def refuse(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        write_landmarks(SPINES["T4-L4 facing right"], path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["spine.json"]
+
+
+def test_written_file_is_readable_by_others_and_folders_are_made(tmp_path):
+    path = tmp_path / "new" / "spine.csv"
+    write_landmarks(SPINES["L1 only, sub-pixel"], path)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -107,10 +107,13 @@ def number(value: Any, path: Path | str, where: str) -> float:
 def atomic_write(path: Path | str, data: str | bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then move it into place.
 
+    Missing parent folders are created; text is written as UTF-8.
+
     A crash or a full disk never leaves a half-written file under the final name.
     """
     path = Path(path)
     payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:

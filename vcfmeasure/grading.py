@@ -142,7 +142,9 @@ def grade_arrays(
     with np.errstate(invalid="ignore", divide="ignore"):
         reduction = 1.0 - np.stack([ha, hm, hp], axis=1) / expected
         area_reduction = 1.0 - area / ref[:, 3]
-    loss = np.clip(reduction.max(axis=1), 0.0, None)
+    # Rounded so that a reduction of exactly 20 % (1 - 0.8 = 0.19999999999999996 in
+    # binary floating point) falls in the band it belongs to.
+    loss = np.round(np.clip(reduction.max(axis=1), 0.0, None), 12)
     cuts = np.asarray(GRADE_CUTS)
     grades = np.searchsorted(cuts, loss, side="right").astype(float)
     borderline = (np.abs(loss[:, None] - cuts) < borderline_margin).any(axis=1)
@@ -157,7 +159,8 @@ def grade_arrays(
         "reduction_p": reduction[:, 2],
         "height_loss": loss,
         "grade": grades,
-        "deformity_index": np.argmax(reduction, axis=1),
+        # ties (a uniformly collapsed body) go to p, then m: crush, then biconcave
+        "deformity_index": 2 - np.argmax(np.round(reduction, 12)[:, ::-1], axis=1),
         "borderline": borderline & ok,
         "expected_area": ref[:, 3],
         "area_reduction": area_reduction,
@@ -255,7 +258,8 @@ def grade(
     The height reduction of each of Ha, Hm, Hp against an expected height Ĥ is
     ``r = 1 - H/Ĥ``; the grade comes from the largest (``height_loss``) in half-open bands
     [0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, inf) -> 3, and the type from
-    which height lost most (a -> wedge, m -> biconcave, p -> crush).
+    which height lost most (a -> wedge, m -> biconcave, p -> crush; on a tie p, then m, wins: a uniformly
+    collapsed body is a crush).
 
     Parameters
     ----------

@@ -61,7 +61,7 @@ def heights(xy: np.ndarray) -> np.ndarray:
     """
     xy = np.asarray(xy, dtype=float)
     d = xy[:, SA::-1] - xy[:, IA:]  # (sa, sm, sp) - (ia, im, ip), views without copies
-    return np.sqrt(np.einsum("nkc,nkc->nk", d, d))
+    return np.hypot(d[..., 0], d[..., 1])
 
 
 def heights_perpendicular(xy: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import argparse
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -36,6 +37,11 @@ def best_of(fn, repeat=3):
     return best
 
 
+def _repeat(n, fn, *args, **kwargs):
+    for _ in range(n):
+        fn(*args, **kwargs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
@@ -48,11 +54,11 @@ def main() -> None:
         path = folder / f"bench_{fmt}{suffix}"
         if fmt in ("csv", "coco", "cvat"):
             images = {f"img{i:05d}.png": lm for i in range(n)}
-            tw = best_of(lambda: write_landmarks(images, path, format=fmt))
-            tr = best_of(lambda: read_landmarks_all(path, format=fmt))
+            tw = best_of(partial(write_landmarks, images, path, format=fmt))
+            tr = best_of(partial(read_landmarks_all, path, format=fmt))
         else:
-            tw = best_of(lambda: [write_landmarks(lm, path, format=fmt) for _ in range(n)])
-            tr = best_of(lambda: [vm.read_landmarks(path, format=fmt) for _ in range(n)])
+            tw = best_of(partial(_repeat, n, write_landmarks, lm, path, format=fmt))
+            tr = best_of(partial(_repeat, n, vm.read_landmarks, path, format=fmt))
         print(f"{fmt:8} {1000 * tw / n:15.3f} {1000 * tr / n:14.3f}")
 
 

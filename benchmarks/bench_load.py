@@ -24,9 +24,10 @@ import numpy as np
 import pydicom
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from tests.dicom_factory import FIXTURES, SHARED, image, write  # noqa: E402
+from dicom_factory import FIXTURES, SHARED, image, write  # noqa: E402
+
 from vcfmeasure import load_image  # noqa: E402
 
 

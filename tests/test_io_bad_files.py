@@ -5,9 +5,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from dicom_factory import FIXTURES, image, structured_report, write
 from pydicom.uid import RLELossless
 
-from tests.dicom_factory import FIXTURES, image, structured_report, write
 from vcfmeasure import DicomError, ImageError, VcfMeasureError, load_image
 from vcfmeasure.io.images import read_metadata
 

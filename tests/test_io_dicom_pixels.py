@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from dicom_factory import image, write
 from pydicom.dataset import Dataset
 
-from tests.dicom_factory import image, write
 from vcfmeasure import DicomError, MissingDependencyError, SpacingWarning, load_image
 from vcfmeasure._errors import ImageWarning
 from vcfmeasure.io import _dicom

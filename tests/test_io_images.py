@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from dicom_factory import image, write
 from PIL import Image
 
-from tests.dicom_factory import image, write
 from vcfmeasure import ImageError, SpacingError, SpacingWarning, calibrate_spacing, load_image
 from vcfmeasure.io.images import read_metadata
 

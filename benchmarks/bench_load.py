@@ -18,6 +18,7 @@ import tempfile
 import time
 import tracemalloc
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -60,22 +61,34 @@ def make_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def measure(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def peak_memory(fn):
     tracemalloc.start()
-    result = fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return statistics.median(times), peak, result
+    try:
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def compare(ref, ours, repeat):
+    """Median times of ``ref`` and ``ours``, run alternately (fair on a busy machine)."""
+    ref(), ours()  # warm the page cache and imports
+    t_ref, t_ours = [], []
+    for _ in range(repeat):
+        t_ref.append(timed(ref))
+        t_ours.append(timed(ours))
+    return statistics.median(t_ref), statistics.median(t_ours)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,9 +99,11 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         for name, path in files.items():
-            t_ref, peak_ref, arr = measure(lambda p=path: pydicom.dcmread(p).pixel_array,
-                                           args.repeat)
-            t_load, peak_load, rg = measure(lambda p=path: load_image(p), args.repeat)
+            ref = partial(lambda p: pydicom.dcmread(p).pixel_array, path)
+            ours = partial(load_image, path)
+            t_ref, t_load = compare(ref, ours, args.repeat)
+            peak_ref, arr = peak_memory(ref)
+            peak_load, rg = peak_memory(ours)
             decoded = arr.nbytes
             print(f"{name[:44]:44s} {t_ref:9.3f} {t_load:8.3f} {t_load / t_ref:6.2f} "
                   f"{decoded / 1e6:10.1f} {peak_ref / decoded:10.2f} "

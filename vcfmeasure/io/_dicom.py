@@ -29,6 +29,10 @@ __all__ = ["looks_like_dicom", "read_dataset", "dicom_metadata", "decode_dicom"]
 #: Rows converted per block: temporaries stay small and in cache.
 _BLOCK_ROWS = 64
 
+#: pydicom decoding plugins, first tried first: for JPEG 2000 pylibjpeg-openjpeg is the
+#: fastest and has a third of GDCM's peak memory (benchmarks/bench_load.py).
+_PLUGIN_PREFERENCE = ("pylibjpeg", "pillow", "gdcm", "pyjpegls", "pydicom")
+
 #: Transfer syntaxes whose decoders come from optional packages -> how to get one.
 _CODEC_HELP = {
     "jpeg2000": "pip install 'vcfmeasure[dicom-codecs]' (pylibjpeg-openjpeg or python-gdcm), "
@@ -375,13 +379,14 @@ def _lut(item: Any, signed: bool) -> tuple[int, np.ndarray]:
 
 def _apply_table(raw: np.ndarray, first: int, table: np.ndarray) -> np.ndarray:
     """``table[clip(raw - first)]`` as float32, in row blocks to bound temporaries."""
-    lo, hi = int(raw.min()), int(raw.max())
-    values = np.arange(lo, hi + 1, dtype=np.int64)
-    span = table[np.clip(values - first, 0, table.size - 1)]
     out = np.empty(raw.shape, np.float32)
+    index = np.empty((min(_BLOCK_ROWS, raw.shape[0]), raw.shape[1]), np.intp)
     for r in range(0, raw.shape[0], _BLOCK_ROWS):
-        block = raw[r:r + _BLOCK_ROWS]
-        out[r:r + _BLOCK_ROWS] = span[block - lo if lo else block]
+        block = index[:len(raw[r:r + _BLOCK_ROWS])]
+        block[...] = raw[r:r + _BLOCK_ROWS]
+        if first:
+            block -= first
+        np.take(table, block, out=out[r:r + _BLOCK_ROWS], mode="clip")
     return out
 
 
@@ -503,8 +508,15 @@ def _decode_frame(ds: Any, tsyntax: Any, lay: dict[str, int], where: str,
     dec = _decode_source(ds, tsyntax)
     if owned:
         del ds["PixelData"]  # the decoder's dataset holds the only reference now
+    plugins = _available_plugins(tsyntax)
+    preferred = next((name for name in _PLUGIN_PREFERENCE if name in plugins), "")
     try:
-        raw, _ = decoder.as_array(dec, index=lay["index"])
+        try:
+            raw, _ = decoder.as_array(dec, index=lay["index"], decoding_plugin=preferred)
+        except Exception:
+            if not preferred:
+                raise
+            raw, _ = decoder.as_array(dec, index=lay["index"])  # every plugin in turn
     except Exception as exc:  # every decoder plugin has its own error types
         raise DicomError(
             f"{where}: could not decode frame {lay['index']} of {lay['frames']} "

@@ -136,18 +136,36 @@ def read_dataset(path: str, *, header_only: bool) -> Any:
     DicomError
         If pydicom cannot parse it, naming the file and pydicom's reason.
     """
+    ds, caught = _dcmread(path, header_only)
+    if len(ds) == 0:
+        said = "; ".join(str(w.message) for w in caught)
+        said = f" (pydicom: {said})" if said else ""
+        header: Any = ds if header_only else _dcmread(path, True)[0]
+        if "Rows" in header and "Columns" in header:
+            raise DicomError(
+                f"{path}: declares a {header.Rows} x {header.Columns} image but the file ends "
+                f"inside its (7FE0,0010) Pixel Data; the file is truncated{said}"
+            )
+        raise DicomError(f"{path}: DICOM file holds no readable data elements{said}")
+    for w in caught:  # pydicom's own remarks on a file that did load
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return ds
+
+
+def _dcmread(path: str, header_only: bool) -> tuple[Any, list[warnings.WarningMessage]]:
+    """Run pydicom on the capped file; return the dataset and pydicom's warnings."""
     import pydicom
 
     try:
-        with _CappedReader(path) as fh:
-            ds = pydicom.dcmread(fh, force=True, stop_before_pixels=header_only)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _CappedReader(path) as fh:
+                ds = pydicom.dcmread(fh, force=True, stop_before_pixels=header_only)
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(
             f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})"
         ) from exc
-    if len(ds) == 0:
-        raise DicomError(f"{path}: DICOM file holds no data elements")
-    return ds
+    return ds, caught
 
 
 def transfer_syntax(ds: Any) -> Any:

@@ -290,3 +290,30 @@ def test_generated_lossless_codecs_round_trip(tmp_path, syntax):
     rg = load(tmp_path, ds)
     np.testing.assert_array_equal(rg.pixels, 4095 - raw.astype(float))
     assert rg.metadata["transfer_syntax"] == uid
+
+
+def test_file_meta_without_preamble(tmp_path):
+    path = write(image(RAW12, bits_stored=12), tmp_path / "full.dcm")
+    stripped = tmp_path / "nopreamble.dcm"
+    stripped.write_bytes(path.read_bytes()[132:])  # starts at (0002,0000)
+    np.testing.assert_array_equal(load_image(stripped).pixels, RAW12)
+
+
+def test_deflated_transfer_syntax(tmp_path):
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = image(RAW12, bits_stored=12, photometric="MONOCHROME1")
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    rg = load(tmp_path, ds)
+    np.testing.assert_array_equal(rg.pixels, 4095 - RAW12.astype(float))
+
+
+def test_big_endian_goes_through_pydicom(tmp_path):
+    from pydicom.uid import ExplicitVRBigEndian
+
+    ds = image(RAW12, bits_stored=12)
+    ds.PixelData = RAW12.astype(">u2").tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    path = tmp_path / "be.dcm"
+    ds.save_as(path, implicit_vr=False, little_endian=False, enforce_file_format=True)
+    np.testing.assert_array_equal(load_image(path).pixels, RAW12)

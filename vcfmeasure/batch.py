@@ -29,6 +29,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -498,12 +499,31 @@ class _Options:
     image_loader: Callable[..., Any] | None = None
 
 
-def _load_image(path: str, spacing: Any, opts: _Options) -> Any:
+@dataclass(frozen=True)
+class _Header:
+    """An image's spacing and metadata read without its pixels: all that measuring needs."""
+
+    spacing: tuple[float, float] | None
+    spacing_source: str
+    metadata: dict[str, Any]
+
+
+def _load_image(path: str, spacing: Any, opts: _Options, *, pixels: bool = True) -> Any:
     if opts.image_loader is not None:
         return opts.image_loader(path, spacing=spacing)
-    from . import load_image
+    if pixels:
+        from .io.images import load_image
 
-    return load_image(path, spacing=spacing)
+        return load_image(path, spacing=spacing)
+    from .io.images import read_metadata
+    from .radiograph import resolve_spacing
+
+    meta = read_metadata(path)
+    if spacing is not None:
+        return _Header(resolve_spacing(spacing)[0], "user", meta)
+    value = meta.get("spacing")
+    return _Header(None if value is None else resolve_spacing(value)[0],
+                   str(meta.get("spacing_source", "unknown")), meta)
 
 
 @functools.lru_cache(maxsize=8)
@@ -578,7 +598,8 @@ def _measure_task(task: Task, opts: _Options) -> tuple[Any, Any, dict[str, str]]
         raise VcfMeasureError(task.note or f"{task.image}: no such file")
     if not opts.detect and not task.landmarks:
         raise LandmarkError(f"{task.image}: {task.note or 'no landmark file'}")
-    radiograph = _load_image(task.image, _spacing_arg(task, opts), opts)
+    # with landmarks given, the pixels are never decoded: the header holds the spacing
+    radiograph = _load_image(task.image, _spacing_arg(task, opts), opts, pixels=opts.detect)
     landmarks = _detect(radiograph, opts) if opts.detect else _landmarks_for(task)
     ids = _dicom_ids(getattr(radiograph, "metadata", {}) or {})
     return measure(landmarks, spacing=radiograph), radiograph, ids
@@ -693,11 +714,18 @@ def _render(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> s
     return buf.getvalue()
 
 
+# Warnings are recorded per input with warnings.catch_warnings, which changes process-wide
+# state: threads of one process (Dask workers with nthreads > 1) take turns, so that every
+# input's warnings land in its own rows.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _run_one(kind: str, task: Task, opts: _Options) -> str:
     """Worker entry point: the rendered rows of one task (picklable, never raises)."""
-    if kind == "grade":
-        return _render(_grade_rows(task, opts), GRADE_COLUMNS)
-    return _render(_compare_rows(task, opts), COMPARE_COLUMNS)
+    with _ONE_AT_A_TIME:
+        if kind == "grade":
+            return _render(_grade_rows(task, opts), GRADE_COLUMNS)
+        return _render(_compare_rows(task, opts), COMPARE_COLUMNS)
 
 
 def _error_block(kind: str, task: Task, message: str) -> str:
@@ -723,7 +751,7 @@ def _frame(text: str, columns: Sequence[tuple[str, str]]):
     """Typed DataFrame from rendered CSV text (header included)."""
     import pandas as pd
 
-    dtypes = {"str": object, "float": "float64", "int": "Int64", "bool": "boolean"}
+    dtypes = {"str": str, "float": "float64", "int": "Int64", "bool": "boolean"}
     return pd.read_csv(
         io.StringIO(text),
         dtype={name: dtypes[kind] for name, kind in columns},
@@ -758,7 +786,8 @@ class _Output:
             self.previous = self._read_existing()
             for key, block in self._read_journal():
                 self.previous[key] = block
-        self.journal_fh = open(self.journal, "w" if not resume else "a", encoding="utf-8")  # noqa: SIM115
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        self.journal_fh = open(self.journal, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
 
     @staticmethod
     def _paths(path: Path, parquet: bool | None) -> tuple[Path | None, Path | None]:
@@ -825,11 +854,22 @@ class _Output:
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a kill: that input is simply redone
 
+    def _failed(self, block: str) -> bool:
+        return any(row[self.error_idx] for row in csv.reader(io.StringIO(block)))
+
     def is_done(self, key: tuple[str, ...]) -> bool:
         block = self.previous.get(key)
-        if block is None:
-            return False
-        return all(not row[self.error_idx] for row in csv.reader(io.StringIO(block)))
+        return block is not None and not self._failed(block)
+
+    def drop_failed(self, keys: Iterable[tuple[str, ...]]) -> None:
+        """Forget earlier error rows of the inputs (image / patient) about to be redone.
+
+        The first key field identifies the input; the others (the landmark file, the
+        images of a patient) may have changed since the failure.
+        """
+        redo = {k[0] for k in keys}
+        for key in [k for k, b in self.previous.items() if k[0] in redo and self._failed(b)]:
+            del self.previous[key]
 
     def add(self, key: tuple[str, ...], block: str) -> None:
         self.blocks[key] = block
@@ -1069,6 +1109,7 @@ def _run_batch(
                      parquet=parquet)
     keys = [_task_key(kind, t) for t in tasks]
     todo = [(i, t) for i, t in enumerate(tasks) if not output.is_done(keys[i])]
+    output.drop_failed(keys[i] for i, _ in todo)
     summary = BatchSummary(n_tasks=len(tasks), n_skipped=len(tasks) - len(todo))
     if progress is None:
         progress = sys.stderr.isatty()

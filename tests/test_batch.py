@@ -69,8 +69,8 @@ def test_landmarks_folder_matched_by_stem_same_subfolder_wins(tmp_path):
 
 def test_glob_manifest_missing_path_and_duplicates(archive, tmp_path):
     manifest = tmp_path / "m.csv"
-    manifest.write_text("image,landmarks,patient,time_point\n"
-                        f"{archive / 'p1' / 'normal.dcm'},{archive / 'p2' / 'wedge.json'},P9,pre\n")
+    row = f"{archive / 'p1' / 'normal.dcm'},{archive / 'p2' / 'wedge.json'},P9,pre"
+    manifest.write_text(f"image,landmarks,patient,time_point\n{row}\n")
     tasks = batch.collect_inputs([str(archive / "**" / "w*.dcm"), manifest,
                                   str(archive / "p2" / "wedge.dcm"), tmp_path / "absent.dcm"])
     assert names(tasks) == [("wedge.dcm", "wedge.json"), ("normal.dcm", "wedge.json"),

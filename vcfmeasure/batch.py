@@ -1226,12 +1226,20 @@ def grade_many(
     >>> len(df), df.loc[0, "error"].endswith("no such file, folder or matching pattern")
     (1, True)
     """
+    return _many("grade", inputs, landmarks=landmarks, detect=detect, levels=levels,
+                 spacing=spacing, reference=reference, image_loader=image_loader, run=run)
+
+
+def _many(kind: str, inputs: Any, *, landmarks: Any, detect: bool, levels: Any, spacing: Any,
+          reference: str, image_loader: Any, run: dict[str, Any]):
     settings = _common_kwargs(run)
     tasks = _as_tasks(inputs, landmarks=landmarks, detect=detect)
+    if kind == "compare" and tasks and not any(t.members for t in tasks):
+        tasks = group_patients(tasks)
     opts = _Options(spacing=spacing, reference=reference, detect=detect,
                     levels=tuple(levels) if levels else None, image_loader=image_loader)
-    summary = _run_batch("grade", tasks, opts, **settings)
-    frame = _frame(summary.output, GRADE_COLUMNS)
+    summary = _run_batch(kind, tasks, opts, **settings)
+    frame = _frame(summary.output, GRADE_COLUMNS if kind == "grade" else COMPARE_COLUMNS)
     if summary.interrupted:
         raise KeyboardInterrupt
     return frame
@@ -1325,17 +1333,8 @@ def compare_many(
     >>> compare_many([]).shape[1] == len(COMPARE_COLUMNS)
     True
     """
-    settings = _common_kwargs(run)
-    rows = _as_tasks(manifest, landmarks=landmarks, detect=detect)
-    if rows and not any(t.members for t in rows):
-        rows = group_patients(rows)
-    opts = _Options(spacing=spacing, reference=reference, detect=detect,
-                    levels=tuple(levels) if levels else None, image_loader=image_loader)
-    summary = _run_batch("compare", rows, opts, **settings)
-    frame = _frame(summary.output, COMPARE_COLUMNS)
-    if summary.interrupted:
-        raise KeyboardInterrupt
-    return frame
+    return _many("compare", manifest, landmarks=landmarks, detect=detect, levels=levels,
+                 spacing=spacing, reference=reference, image_loader=image_loader, run=run)
 
 
 def merge_outputs(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:

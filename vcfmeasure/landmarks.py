@@ -126,6 +126,13 @@ def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
             f"{levels[n]}: points {_pair_names(iu[0][k], iu[1][k])} coincide; "
             "the body is degenerate — re-place one of them"
         )
+    crossing = polygon_self_intersects(xy)
+    if crossing.any():
+        n = int(np.argmax(crossing))
+        raise LandmarkError(
+            f"{levels[n]}: the outline sp-sm-sa-ia-im-ip crosses itself; a point is out "
+            "of order (anterior and posterior, or superior and inferior, swapped?)"
+        )
     area = signed_area(xy)
     flat = np.abs(area) < 0.02 * extent**2
     if flat.any():
@@ -133,13 +140,6 @@ def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
         raise LandmarkError(
             f"{levels[n]}: the six points enclose almost no area (degenerate body); "
             "check that superior and inferior points are on different endplates"
-        )
-    crossing = polygon_self_intersects(xy)
-    if crossing.any():
-        n = int(np.argmax(crossing))
-        raise LandmarkError(
-            f"{levels[n]}: the outline sp-sm-sa-ia-im-ip crosses itself; a point is out "
-            "of order (anterior and posterior, or superior and inferior, swapped?)"
         )
     for mid, (c0, c1) in ((1, (0, 2)), (4, (5, 3))):
         chord = xy[:, c1] - xy[:, c0]

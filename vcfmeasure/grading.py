@@ -1,0 +1,334 @@
+"""Genant semi-quantitative grading from measured heights (REFERENCE.md section 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._errors import VcfMeasureError
+from ._table import ResultTable
+from .geometry import nearest_indices
+from .levels import LEVELS
+
+__all__ = [
+    "grade",
+    "Grades",
+    "grade_arrays",
+    "REFERENCE_STRATEGIES",
+    "GRADE_CUTS",
+    "DEFORMITY_TYPES",
+    "spinal_deformity_index",
+]
+
+#: Expected-height strategies (REFERENCE.md section 2): name -> one-line description.
+REFERENCE_STRATEGIES: dict[str, str] = {
+    "radelement": "ACR/RSNA RadElement: max(nearest normal neighbour(s), own Hp) for a and m; "
+    "nearest normal neighbour(s) for p",
+    "buckens": "Buckens 2013: nearest unfractured vertebra, cranial preferred",
+    "adjacent_mean": "mean of the same height in the adjacent vertebrae above and below (LOVBH)",
+    "intravertebral": "QM: own Hp for a and m; mean Hp of the adjacent vertebrae for p",
+}
+#: Lower edges of grades 1, 2 and 3 (half-open bands [0, .20) [.20, .25) [.25, .40) [.40, inf)).
+GRADE_CUTS: tuple[float, float, float] = (0.20, 0.25, 0.40)
+#: Morphological type of the height with the largest reduction (a, m, p), or normal.
+DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
+
+
+def _mean2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        n = np.isfinite(a).astype(float) + np.isfinite(b)
+        return np.where(n > 0, (np.nan_to_num(a) + np.nan_to_num(b)) / n, np.nan)
+
+
+def _pick(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    return np.where(index >= 0, values[np.clip(index, 0, None)], np.nan)
+
+
+def _nearest_reference(
+    h: np.ndarray, li: np.ndarray, up: np.ndarray, down: np.ndarray, *, cranial_first: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: reference heights (N, 4) from the nearest eligible rows, and which rows."""
+    d_up = np.where(up >= 0, li - li[np.clip(up, 0, None)], 10**6)
+    d_dn = np.where(down >= 0, li[np.clip(down, 0, None)] - li, 10**6)
+    if cranial_first:
+        use_up = up >= 0
+        use_dn = ~use_up & (down >= 0)
+    else:
+        use_up = (up >= 0) & (d_up <= d_dn)
+        use_dn = (down >= 0) & (d_dn <= d_up)
+    ref_up = np.where(use_up[:, None], h[np.clip(up, 0, None)], np.nan)
+    ref_dn = np.where(use_dn[:, None], h[np.clip(down, 0, None)], np.nan)
+    return _mean2(ref_up, ref_dn), np.where(use_up, up, -1), np.where(use_dn, down, -1)
+
+
+def grade_arrays(
+    ha: np.ndarray,
+    hm: np.ndarray,
+    hp: np.ndarray,
+    area: np.ndarray,
+    level_idx: np.ndarray,
+    *,
+    spine_id: np.ndarray | None = None,
+    gradable: np.ndarray | None = None,
+    reference: str = "radelement",
+    normal_ratio: float = 0.80,
+    max_gap: int = 3,
+    borderline_margin: float = 0.02,
+) -> dict[str, np.ndarray]:
+    """Genant grades of many vertebrae as arrays: the engine behind :func:`grade`.
+
+    Parameters
+    ----------
+    ha, hm, hp, area : ndarray, shape (N,)
+        Heights (any one unit) and projected areas.
+    level_idx : ndarray of int, shape (N,)
+        Positions in :data:`vcfmeasure.LEVELS`, sorted within each spine.
+    spine_id : ndarray, shape (N,), optional
+    gradable : ndarray of bool, shape (N,), optional
+        False for vertebrae flagged for review: they get no grade and serve as no
+        reference.
+    reference : str
+        A key of :data:`REFERENCE_STRATEGIES`.
+    normal_ratio : float
+        A vertebra is "normal" (may serve as reference) when Ha/Hp and Hm/Hp are both
+        at least this.
+    max_gap : int
+        Largest level distance to a reference vertebra.
+    borderline_margin : float
+        Flag reductions within this distance of a grade cut.
+
+    Returns
+    -------
+    dict of ndarray
+        ``expected_ha expected_hm expected_hp reduction_a reduction_m reduction_p
+        height_loss grade (float, NaN when not gradable) deformity_index (0 a, 1 m, 2 p)
+        borderline expected_area area_reduction ref_above ref_below`` (reference rows,
+        -1 when unused).
+
+    Examples
+    --------
+    Three lumbar levels; the middle one lost 30 % of its anterior height:
+
+    >>> ha, hm, hp = np.array([30., 21, 30]), np.array([29., 28, 29]), np.array([30., 30, 30])
+    >>> g = grade_arrays(ha, hm, hp, np.full(3, 900.), np.array([18, 19, 20]))
+    >>> g["grade"], g["height_loss"].round(2)
+    (array([0., 2., 0.]), array([0.03, 0.3 , 0.03]))
+    """
+    if reference not in REFERENCE_STRATEGIES:
+        raise VcfMeasureError(
+            f"unknown reference strategy {reference!r}; use one of "
+            f"{', '.join(REFERENCE_STRATEGIES)}"
+        )
+    ha, hm, hp = (np.asarray(v, dtype=float) for v in (ha, hm, hp))
+    area = np.asarray(area, dtype=float)
+    li = np.asarray(level_idx, dtype=np.int64)
+    n = li.size
+    ok = np.ones(n, dtype=bool) if gradable is None else np.asarray(gradable, dtype=bool)
+    h = np.stack([ha, hm, hp, area], axis=1)
+    own = np.stack([hp, hp, hp], axis=1)
+    if reference in ("radelement", "buckens"):
+        normal = ok & (ha >= normal_ratio * hp) & (hm >= normal_ratio * hp)
+        up, down = nearest_indices(li, normal, spine_id, max_gap=max_gap)
+        ref, up, down = _nearest_reference(h, li, up, down, cranial_first=reference == "buckens")
+    else:
+        up, down = nearest_indices(li, ok, spine_id, max_gap=1)
+        ref, up, down = _nearest_reference(h, li, up, down, cranial_first=False)
+    expected = np.where(np.isfinite(ref[:, :3]), ref[:, :3], own)
+    if reference == "radelement":
+        expected[:, :2] = np.maximum(expected[:, :2], own[:, :2])
+    elif reference == "intravertebral":
+        expected[:, :2] = own[:, :2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reduction = 1.0 - np.stack([ha, hm, hp], axis=1) / expected
+        area_reduction = 1.0 - area / ref[:, 3]
+    # Rounded so that a reduction of exactly 20 % (1 - 0.8 = 0.19999999999999996 in
+    # binary floating point) falls in the band it belongs to.
+    loss = np.round(np.clip(reduction.max(axis=1), 0.0, None), 12)
+    cuts = np.asarray(GRADE_CUTS)
+    grades = np.searchsorted(cuts, loss, side="right").astype(float)
+    borderline = (np.abs(loss[:, None] - cuts) < borderline_margin).any(axis=1)
+    grades[~ok] = np.nan
+    loss = np.where(ok, loss, np.nan)
+    return {
+        "expected_ha": expected[:, 0],
+        "expected_hm": expected[:, 1],
+        "expected_hp": expected[:, 2],
+        "reduction_a": reduction[:, 0],
+        "reduction_m": reduction[:, 1],
+        "reduction_p": reduction[:, 2],
+        "height_loss": loss,
+        "grade": grades,
+        # ties (a uniformly collapsed body) go to p, then m: crush, then biconcave
+        "deformity_index": 2 - np.argmax(np.round(reduction, 12)[:, ::-1], axis=1),
+        "borderline": borderline & ok,
+        "expected_area": ref[:, 3],
+        "area_reduction": area_reduction,
+        "ref_above": up,
+        "ref_below": down,
+    }
+
+
+class Grades(ResultTable):
+    """Genant SQ grades of the vertebrae of one spine, cranial -> caudal.
+
+    Made by :func:`grade`. ``grades.grade`` is a float array (NaN for a vertebra flagged
+    for review, which is not graded); records give ``grade`` as int or ``None``.
+    """
+
+    def __init__(self, morphometry: Any, arrays: dict[str, np.ndarray], *, reference: str,
+                 borderline_margin: float) -> None:
+        self.morphometry = morphometry
+        self.levels = morphometry.levels
+        self.unit = morphometry.unit
+        self.spacing = morphometry.spacing
+        self.spacing_source = morphometry.spacing_source
+        self.reference = reference
+        self.borderline_margin = borderline_margin
+        self._arrays = arrays
+        self._columns = arrays
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("_arrays", {})
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(f"'Grades' object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        counts = {g: int((self.grade == g).sum()) for g in (1, 2, 3)}
+        return f"<Grades {len(self.levels)} levels, reference={self.reference!r}, fractures={counts}>"
+
+    @property
+    def deformity(self) -> list[str]:
+        """``"normal"``, ``"wedge"``, ``"biconcave"``, ``"crush"``, or ``"not graded"``."""
+        out = []
+        for g, k in zip(self.grade, self.deformity_index, strict=True):
+            if np.isnan(g):
+                out.append("not graded")
+            elif g == 0:
+                out.append("normal")
+            else:
+                out.append(DEFORMITY_TYPES[k])
+        return out
+
+    @property
+    def spinal_deformity_index(self) -> int:
+        """Sum of the grades of T4-L4 (ungraded levels count 0)."""
+        return spinal_deformity_index(self)
+
+    def _record_columns(self) -> dict[str, Any]:
+        a = self._arrays
+        n = len(self.levels)
+
+        def ref_levels(i: int) -> str:
+            names = [self.levels[j] for j in (a["ref_above"][i], a["ref_below"][i]) if j >= 0]
+            return "+".join(names) if names else "own hp"
+
+        return {
+            "level": self.levels,
+            "grade": [None if np.isnan(g) else int(g) for g in a["grade"]],
+            "deformity": self.deformity,
+            "height_loss": a["height_loss"],
+            "reference": [self.reference] * n,
+            "reference_levels": [ref_levels(i) for i in range(n)],
+            "borderline": a["borderline"],
+            "reduction_a": a["reduction_a"],
+            "reduction_m": a["reduction_m"],
+            "reduction_p": a["reduction_p"],
+            "expected_ha": a["expected_ha"],
+            "expected_hm": a["expected_hm"],
+            "expected_hp": a["expected_hp"],
+            "area_reduction": a["area_reduction"],
+            "unit": [self.unit] * n,
+            "spacing_source": [self.spacing_source] * n,
+            "needs_review": np.isnan(a["grade"]),
+        }
+
+
+def grade(
+    morphometry: Any,
+    *,
+    reference: str = "radelement",
+    normal_ratio: float = 0.80,
+    max_gap: int = 3,
+    borderline_margin: float = 0.02,
+) -> Grades:
+    """Genant semi-quantitative grade, morphological type and area reduction per vertebra.
+
+    The height reduction of each of Ha, Hm, Hp against an expected height Ĥ is
+    ``r = 1 - H/Ĥ``; the grade comes from the largest (``height_loss``) in half-open bands
+    [0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, inf) -> 3, and the type from
+    which height lost most (a -> wedge, m -> biconcave, p -> crush; on a tie p, then m, wins: a uniformly
+    collapsed body is a crush).
+
+    Parameters
+    ----------
+    morphometry : Morphometry
+        From :func:`vcfmeasure.measure`.
+    reference : {"radelement", "buckens", "adjacent_mean", "intravertebral"}
+        How Ĥ is found (see :data:`REFERENCE_STRATEGIES`). Default ``"radelement"``:
+        Ĥa = max(Ha of the nearest normal neighbour(s), own Hp), the same for m, and
+        Ĥp = Hp of the nearest normal neighbour(s) or own Hp when there is none. With a
+        normal neighbour at the same distance above and below, their mean is used.
+    normal_ratio : float
+        A neighbour is normal when its Ha/Hp and Hm/Hp are both >= this (0.80).
+    max_gap : int
+        Neighbours further than this many levels are not used (default 3).
+    borderline_margin : float
+        ``borderline`` is True when the reduction is within this of a band edge.
+
+    Returns
+    -------
+    Grades
+        Records: ``level, grade, deformity, height_loss, reference, reference_levels,
+        borderline, reduction_a/m/p, expected_ha/hm/hp, area_reduction, unit,
+        spacing_source, needs_review``. Vertebrae whose provenance says ``needs_review``
+        are not graded (grade ``None``, deformity ``"not graded"``).
+
+    References
+    ----------
+    Genant et al., JBMR 1993;8:1137-48; ACR/RSNA RadElement; Buckens et al. 2013;
+    REFERENCE.md section 2 (bands and default [D]).
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
+    >>> wedge = np.array([[0, 0], [20, 3], [40, 5], [40, 25], [20, 28], [0, 30]], float)
+    >>> lm = vm.Landmarks({"T12": box, "L1": wedge + [0, 36], "L2": box + [0, 72]})
+    >>> [(r["level"], r["grade"], r["deformity"]) for r in vm.grade(vm.measure(lm)).to_records()]
+    [('T12', 0, 'normal'), ('L1', 2, 'wedge'), ('L2', 0, 'normal')]
+    """
+    prov = morphometry.landmarks.provenance
+    gradable = np.array([not prov[lv].needs_review for lv in morphometry.levels], dtype=bool)
+    arrays = grade_arrays(
+        morphometry.ha,
+        morphometry.hm,
+        morphometry.hp,
+        morphometry.area,
+        morphometry.level_index,
+        gradable=gradable,
+        reference=reference,
+        normal_ratio=normal_ratio,
+        max_gap=max_gap,
+        borderline_margin=borderline_margin,
+    )
+    return Grades(morphometry, arrays, reference=reference, borderline_margin=borderline_margin)
+
+
+_SDI_LEVELS = frozenset(LEVELS[LEVELS.index("T4") : LEVELS.index("L4") + 1])
+
+
+def spinal_deformity_index(grades: Grades) -> int:
+    """Spinal deformity index: the sum of the SQ grades of T4-L4.
+
+    Levels outside T4-L4 and ungraded levels add nothing.
+
+    References
+    ----------
+    REFERENCE.md section 2 (Genant 1993).
+    """
+    return int(sum(
+        int(g) for lv, g in zip(grades.levels, grades.grade, strict=True)
+        if lv in _SDI_LEVELS and not np.isnan(g)
+    ))

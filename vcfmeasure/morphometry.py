@@ -1,0 +1,352 @@
+"""Six-point morphometry: heights, ratios, areas and angles of every vertebra at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._errors import LandmarkError, SpacingError
+from ._table import ResultTable
+from .geometry import (
+    adjacent_indices,
+    body_frame,
+    endplate_line_angle,
+    heights,
+    heights_perpendicular,
+    hexagon_area,
+    wedge_angle,
+)
+from .landmarks import Landmarks
+from .levels import LEVELS, level_index
+from .radiograph import resolve_spacing
+
+__all__ = ["measure", "Morphometry", "measure_arrays", "CRUSH_VARIANTS", "HEIGHT_METHODS"]
+
+#: Crush ratio denominators: Hp of the adjacent level above, below, or their mean.
+CRUSH_VARIANTS = ("mean", "above", "below")
+#: Euclidean corner-to-corner heights (default) or perpendicular to the superior endplate.
+HEIGHT_METHODS = ("euclidean", "perpendicular")
+
+
+def _scale(xy: np.ndarray, spacing: Any) -> np.ndarray:
+    if spacing is None:
+        return xy
+    sp = np.asarray(spacing, dtype=float)
+    if sp.ndim == 1:
+        return xy if sp[0] == sp[1] == 1.0 else xy * sp[::-1]
+    return xy * sp[:, None, ::-1]
+
+
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    out = values[np.clip(index, 0, None)] if values.size else values[index]
+    return np.where(index >= 0, out, np.nan)
+
+
+def measure_arrays(
+    xy: np.ndarray,
+    level_idx: np.ndarray,
+    *,
+    spine_id: np.ndarray | None = None,
+    spacing: Any = None,
+    height_method: str = "euclidean",
+) -> dict[str, np.ndarray]:
+    """The morphometry of many vertebrae as arrays: the engine behind :func:`measure`.
+
+    Parameters
+    ----------
+    xy : ndarray, shape (N, 6, 2)
+        Points in pixels, ``POINT_NAMES`` order.
+    level_idx : ndarray of int, shape (N,)
+        Positions in :data:`vcfmeasure.LEVELS`; rows sorted cranial -> caudal within
+        each spine.
+    spine_id : ndarray, shape (N,), optional
+        Which spine each row belongs to (rows of one spine contiguous).
+    spacing : None, (row_mm, col_mm), or ndarray (N, 2)
+        ``None`` keeps pixels.
+    height_method : {"euclidean", "perpendicular"}
+
+    Returns
+    -------
+    dict of ndarray, shape (N,)
+        ``ha hm hp wedge_ratio biconcavity_ratio crush_ratio crush_ratio_above
+        crush_ratio_below wedge_angle local_kyphosis_cobb local_kyphosis_gardner area``
+        and ``above``/``below`` (row of the adjacent level, -1 if absent).
+
+    Examples
+    --------
+    >>> box = np.array([[0, 0], [10, 0], [20, 0], [20, 16], [10, 18], [0, 20]], float)
+    >>> out = measure_arrays(box[None], np.array([20]))
+    >>> out["ha"], out["wedge_ratio"]
+    (array([16.]), array([0.8]))
+    """
+    xy = np.asarray(xy, dtype=float)
+    mm = _scale(xy, spacing)
+    if height_method == "euclidean":
+        h = heights(mm)
+    elif height_method == "perpendicular":
+        h = heights_perpendicular(mm)
+    else:
+        raise LandmarkError(f"height_method must be one of {HEIGHT_METHODS}, got {height_method!r}")
+    ha, hm, hp = h[:, 0], h[:, 1], h[:, 2]
+    above, below = adjacent_indices(level_idx, spine_id)
+    hp_above = _take(hp, above)
+    hp_below = _take(hp, below)
+    n_adj = np.isfinite(hp_above).astype(float) + np.isfinite(hp_below)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hp_adj = (np.nan_to_num(hp_above) + np.nan_to_num(hp_below)) / n_adj
+    hand = body_frame(mm)[2]
+    cobb = np.full(len(xy), np.nan)
+    gardner = np.full(len(xy), np.nan)
+    has_up = above >= 0
+    if has_up.any():
+        up = above[has_up]
+        gardner[has_up] = endplate_line_angle(
+            mm[up], mm[has_up], handedness=hand[up]
+        )
+        both = has_up & (below >= 0)
+        if both.any():
+            cobb[both] = endplate_line_angle(
+                mm[above[both]], mm[below[both]], handedness=hand[above[both]]
+            )
+    return {
+        "ha": ha,
+        "hm": hm,
+        "hp": hp,
+        "wedge_ratio": ha / hp,
+        "biconcavity_ratio": hm / hp,
+        "crush_ratio": hp / hp_adj,
+        "crush_ratio_above": hp / hp_above,
+        "crush_ratio_below": hp / hp_below,
+        "wedge_angle": wedge_angle(mm),
+        "local_kyphosis_cobb": cobb,
+        "local_kyphosis_gardner": gardner,
+        "area": hexagon_area(mm),
+        "above": above,
+        "below": below,
+    }
+
+
+# Regional angles: name -> list of (from level, endplate, to level, endplate, sign, label)
+_REGIONAL = {
+    "thoracic_kyphosis": [("T4", "superior", "T12", "inferior", 1.0, "T4 superior - T12 inferior")],
+    "lumbar_lordosis": [
+        ("L1", "superior", "S1", "superior", -1.0, "L1 superior - S1 superior"),
+        ("L1", "superior", "L5", "inferior", -1.0, "L1 superior - L5 inferior"),
+    ],
+}
+
+
+class Morphometry(ResultTable):
+    """Measurements of every vertebra of one spine image, cranial -> caudal.
+
+    Made by :func:`measure`. Columns are available as attributes (``m.ha``, ``m.wedge_ratio``
+    ...) as ``(N,)`` arrays, and as records / DataFrame rows.
+
+    Attributes
+    ----------
+    levels : tuple of str
+    unit : {"mm", "px"}
+        Unit of the heights (areas in unit²).
+    spacing : (row_mm, col_mm) or None
+    spacing_source : str
+        Where the spacing came from (REFERENCE.md section 7), ``"unknown"`` in pixels.
+    landmarks : Landmarks
+        The points measured, in pixels.
+    regional : list of dict
+        Thoracic kyphosis and lumbar lordosis when their levels are present.
+    metadata : dict
+        The radiograph's metadata when a Radiograph was given as spacing.
+    """
+
+    def __init__(
+        self,
+        landmarks: Landmarks,
+        columns: dict[str, np.ndarray],
+        *,
+        unit: str,
+        spacing: tuple[float, float] | None,
+        spacing_source: str,
+        crush_variant: str,
+        height_method: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.landmarks = landmarks
+        self.levels = landmarks.levels
+        self.unit = unit
+        self.spacing = spacing
+        self.spacing_source = spacing_source
+        self.crush_variant = crush_variant
+        self.height_method = height_method
+        self.metadata = dict(metadata or {})
+        self._arrays = columns
+        self._columns = columns
+        self._regional: list[dict[str, Any]] | None = None
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("_arrays", {})
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(f"'Morphometry' object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Morphometry {len(self.levels)} levels, unit={self.unit}, "
+            f"spacing_source={self.spacing_source!r}>"
+        )
+
+    @property
+    def level_index(self) -> np.ndarray:
+        """Positions of :attr:`levels` in :data:`vcfmeasure.LEVELS`."""
+        return self._arrays["level_index"]
+
+    @property
+    def regional(self) -> list[dict[str, Any]]:
+        """Thoracic kyphosis (T4-T12) and lumbar lordosis (L1-S1, else L1-L5), degrees.
+
+        Kyphosis is + when kyphotic; lordosis is reported + when lordotic. Each entry
+        says which ``definition`` was used; a region whose levels are missing is absent.
+
+        References
+        ----------
+        REFERENCE.md section 4, "Global".
+        """
+        if self._regional is None:
+            out = []
+            pos = {lv: i for i, lv in enumerate(self.levels)}
+            mm = _scale(self.landmarks.array, self.spacing)
+            for name, options in _REGIONAL.items():
+                for lv0, ep0, lv1, ep1, sign, label in options:
+                    if lv0 in pos and lv1 in pos:
+                        i, j = pos[lv0], pos[lv1]
+                        angle = endplate_line_angle(
+                            mm[[i]], mm[[j]], upper_endplate=ep0, lower_endplate=ep1
+                        )[0]
+                        out.append({
+                            "name": name,
+                            "definition": f"Cobb {label}",
+                            "angle": float(sign * angle),
+                            "unit": "deg",
+                        })
+                        break
+            self._regional = out
+        return self._regional
+
+    def _record_columns(self) -> dict[str, Any]:
+        a = self._arrays
+        prov = self.landmarks.provenance
+        n = len(self.levels)
+        sp = self.spacing or (np.nan, np.nan)
+        cols: dict[str, Any] = {
+            "level": self.levels,
+            "unit": [self.unit] * n,
+            "spacing_row_mm": [sp[0]] * n,
+            "spacing_col_mm": [sp[1]] * n,
+            "spacing_source": [self.spacing_source] * n,
+        }
+        for name in ("ha", "hm", "hp", "wedge_ratio", "biconcavity_ratio", "crush_ratio",
+                     "crush_ratio_above", "crush_ratio_below", "wedge_angle",
+                     "local_kyphosis_cobb", "local_kyphosis_gardner", "area"):
+            cols[name] = a[name]
+        cols["crush_variant"] = [self.crush_variant] * n
+        cols["height_method"] = [self.height_method] * n
+        cols["provenance"] = [prov[lv].method for lv in self.levels]
+        cols["confidence"] = [
+            np.nan if prov[lv].confidence is None else prov[lv].confidence for lv in self.levels
+        ]
+        cols["needs_review"] = [prov[lv].needs_review for lv in self.levels]
+        return cols
+
+
+def measure(
+    landmarks: Landmarks,
+    *,
+    spacing: Any = None,
+    crush: str = "mean",
+    height_method: str = "euclidean",
+) -> Morphometry:
+    """Measure every vertebra: heights, ratios, wedge and local kyphotic angles, area.
+
+    Parameters
+    ----------
+    landmarks : Landmarks
+        Six points per vertebra, in pixels.
+    spacing : None, float, (row_mm, col_mm) or Radiograph
+        ``None`` measures in pixels; a number or pair is a user spacing; a
+        :class:`~vcfmeasure.Radiograph` gives its spacing and ``spacing_source`` (and its
+        metadata, used by :func:`compare` to check positions).
+    crush : {"mean", "above", "below"}
+        Which variant is reported as ``crush_ratio``: Hp over the mean Hp of the adjacent
+        measured levels (default), or over the level above / below only. All three are
+        always in the records (``crush_ratio_above``, ``crush_ratio_below``).
+    height_method : {"euclidean", "perpendicular"}
+        Euclidean corner-to-corner heights (default, SOF style) or distances perpendicular
+        to the superior endplate line (labelled variant).
+
+    Returns
+    -------
+    Morphometry
+        Per vertebra, cranial -> caudal: ``level, unit, spacing_source, ha, hm, hp``
+        (unit), ``wedge_ratio`` (Ha/Hp), ``biconcavity_ratio`` (Hm/Hp), ``crush_ratio``,
+        ``wedge_angle`` (deg, + when the endplates converge anteriorly),
+        ``local_kyphosis_cobb`` (deg; superior endplate of the level above to inferior
+        endplate of the level below), ``local_kyphosis_gardner`` (level above's superior
+        to own inferior endplate), ``area`` (unit², shoelace hexagon), provenance.
+
+    Notes
+    -----
+    Anisotropic spacing scales x by the column spacing and y by the row spacing before
+    any length or angle is taken. Neighbours are anatomical: a level's crush ratio and
+    local kyphosis use the very next levels only, NaN when they were not measured. The
+    anterior side and the cranial direction come from the landmarks, so mirrored or
+    rotated films give the same numbers.
+
+    References
+    ----------
+    REFERENCE.md sections 1 (heights, ratios, area) and 4 (angles); Eastell et al.,
+    JBMR 1991;6:207-15 (ratios).
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [50, 0], [100, 0], [100, 80], [50, 90], [0, 100]], float)
+    >>> m = vm.measure(vm.Landmarks({"L1": box}), spacing=0.2)
+    >>> r = m.to_records()[0]
+    >>> r["unit"], r["ha"], r["hp"], r["wedge_ratio"], r["biconcavity_ratio"]
+    ('mm', 16.0, 20.0, 0.8, 0.9)
+    """
+    if not isinstance(landmarks, Landmarks):
+        raise LandmarkError(
+            f"measure() needs a vcfmeasure.Landmarks, got {type(landmarks).__name__}; "
+            "build one with Landmarks({...}) or read_landmarks(path)"
+        )
+    if crush not in CRUSH_VARIANTS:
+        raise LandmarkError(f"crush must be one of {CRUSH_VARIANTS}, got {crush!r}")
+    try:
+        value, source = resolve_spacing(spacing)
+    except SpacingError as exc:
+        raise SpacingError(f"measure(spacing=...): {exc}") from None
+    metadata = getattr(spacing, "metadata", None)
+    levels = landmarks.levels
+    li = np.fromiter((LEVELS.index(lv) for lv in levels), dtype=np.int64, count=len(levels))
+    cols = measure_arrays(landmarks.array, li, spacing=value, height_method=height_method)
+    cols["level_index"] = li
+    if crush != "mean":
+        cols["crush_ratio"] = cols[f"crush_ratio_{crush}"]
+    return Morphometry(
+        landmarks,
+        cols,
+        unit="px" if value is None else "mm",
+        spacing=value,
+        spacing_source=source,
+        crush_variant=crush,
+        height_method=height_method,
+        metadata=metadata,
+    )
+
+
+def _level_index_array(levels: Any) -> np.ndarray:
+    arr = np.asarray(levels)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    return np.array([level_index(lv) for lv in arr], dtype=np.int64)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -126,6 +126,13 @@ def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
             f"{levels[n]}: points {_pair_names(iu[0][k], iu[1][k])} coincide; "
             "the body is degenerate — re-place one of them"
         )
+    crossing = polygon_self_intersects(xy)
+    if crossing.any():
+        n = int(np.argmax(crossing))
+        raise LandmarkError(
+            f"{levels[n]}: the outline sp-sm-sa-ia-im-ip crosses itself; a point is out "
+            "of order (anterior and posterior, or superior and inferior, swapped?)"
+        )
     area = signed_area(xy)
     flat = np.abs(area) < 0.02 * extent**2
     if flat.any():
@@ -133,13 +140,6 @@ def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
         raise LandmarkError(
             f"{levels[n]}: the six points enclose almost no area (degenerate body); "
             "check that superior and inferior points are on different endplates"
-        )
-    crossing = polygon_self_intersects(xy)
-    if crossing.any():
-        n = int(np.argmax(crossing))
-        raise LandmarkError(
-            f"{levels[n]}: the outline sp-sm-sa-ia-im-ip crosses itself; a point is out "
-            "of order (anterior and posterior, or superior and inferior, swapped?)"
         )
     for mid, (c0, c1) in ((1, (0, 2)), (4, (5, 3))):
         chord = xy[:, c1] - xy[:, c0]
@@ -216,7 +216,7 @@ class Landmarks(Mapping[str, np.ndarray]):
     array([20.,  0.])
     """
 
-    __slots__ = ("_levels", "_xy", "_provenance", "image")
+    __slots__ = ("_levels", "_xy", "_provenance", "_level_index", "_review", "image")
 
     def __init__(
         self,
@@ -241,6 +241,10 @@ class Landmarks(Mapping[str, np.ndarray]):
         self._levels = levels
         self._xy = xy
         self._provenance = self._coerce_provenance(provenance, levels)
+        self._level_index = np.array([LEVELS.index(lv) for lv in levels], dtype=np.int64)
+        self._review = np.array([self._provenance[lv].needs_review for lv in levels], dtype=bool)
+        self._level_index.setflags(write=False)
+        self._review.setflags(write=False)
         self.image = dict(image) if image else None
 
     @staticmethod
@@ -353,6 +357,16 @@ class Landmarks(Mapping[str, np.ndarray]):
     def array(self) -> np.ndarray:
         """All points as a read-only ``(N, 6, 2)`` array, cranial -> caudal."""
         return self._xy
+
+    @property
+    def level_index(self) -> np.ndarray:
+        """Positions of :attr:`levels` in :data:`~vcfmeasure.LEVELS` (read-only int array)."""
+        return self._level_index
+
+    @property
+    def needs_review(self) -> np.ndarray:
+        """Per level, whether its provenance flags it for human review (read-only bool)."""
+        return self._review
 
     @property
     def provenance(self) -> Mapping[str, Provenance]:

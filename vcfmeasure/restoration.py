@@ -83,6 +83,7 @@ def compare(
     recollapse_angle: float = 10.0,
     normal_ratio: float = 0.80,
     max_gap: int = 3,
+    min_loss: float = 0.02,
 ) -> Restoration:
     """Height restoration and kyphosis correction between a pre- and a post-operative image.
 
@@ -102,6 +103,10 @@ def compare(
     normal_ratio, max_gap : float, int
         A reference neighbour must have Ha/Hp and Hm/Hp >= ``normal_ratio`` in the pre
         image, be untreated, and lie within ``max_gap`` levels.
+    min_loss : float
+        A pre-operative loss below this fraction of the reference height counts as
+        nothing lost (``restored_x`` NaN): a fraction of a loss smaller than the
+        measurement precision (REFERENCE.md section 6) is noise. Default 0.02 [D].
 
     Returns
     -------
@@ -175,7 +180,7 @@ def compare(
         )
     eligible = np.array(
         [lv not in treated_set for lv in pre.levels]
-    ) & (pre.wedge_ratio >= normal_ratio) & (pre.biconcavity_ratio >= normal_ratio)
+    ) & (pre.wedge_ratio >= normal_ratio - 1e-12) & (pre.biconcavity_ratio >= normal_ratio - 1e-12)
     ref_all, src_all = _reference(pre, eligible, max_gap)
     ipre, ipost = _positions(pre, common), _positions(post, common)
     ref = ref_all[ipre]
@@ -185,10 +190,12 @@ def compare(
         h_pre = getattr(pre, f"h{x}")[ipre]
         h_post = getattr(post, f"h{x}")[ipost]
         lost = ref[:, k] - h_pre
+        was_lost = lost > min_loss * ref[:, k]
         with np.errstate(invalid="ignore", divide="ignore"):
-            restored = np.where(lost > 0, (h_post - h_pre) / lost, np.nan)
-        for i in np.flatnonzero(~(lost > 0)):
-            notes_per_level[i].append(f"h{x}: no height lost against the reference")
+            restored = np.where(was_lost, (h_post - h_pre) / lost, np.nan)
+        for i in np.flatnonzero(~was_lost):
+            notes_per_level[i].append(
+                f"h{x}: no height lost against the reference (< {min_loss:.0%})")
         cols[f"h{x}_pre"] = h_pre
         cols[f"h{x}_post"] = h_post
         cols[f"delta_h{x}"] = h_post - h_pre

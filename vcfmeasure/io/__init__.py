@@ -1,4 +1,4 @@
-"""File input and output: images (DICOM, PNG/TIFF/JPEG), landmark files, result tables, DICOM SR.
+"""File input and output: images (DICOM, raster), landmark files, result tables.
 
-Each format lives in its own module; nothing here is imported by ``import vcfmeasure``.
+Each format lives in its own module; nothing here imports pydicom or imageio eagerly.
 """

@@ -107,15 +107,17 @@ def number(value: Any, path: Path | str, where: str) -> float:
 def atomic_write(path: Path | str, data: str | bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then move it into place.
 
+    Missing parent folders are created; text is written as UTF-8.
+
     A crash or a full disk never leaves a half-written file under the final name.
     """
     path = Path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
+    payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        text = {} if mode == "wb" else {"encoding": "utf-8", "newline": ""}
-        with os.fdopen(fd, mode, **text) as f:
-            f.write(data)
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
         # mkstemp makes the file private (0600); give it the mode an ordinary file gets
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)

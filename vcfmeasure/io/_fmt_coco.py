@@ -109,7 +109,8 @@ def write(items: list[tuple[str, Landmarks]], path: Path, **_: Any) -> str:
 
     used = sorted({lv for _, lm in items for lv in lm.levels}, key=LEVELS.index)
     cat_id = {lv: LEVELS.index(lv) + 1 for lv in used}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id, (name, lm) in enumerate(items, start=1):
         shape = image_shape(lm)
         images.append(

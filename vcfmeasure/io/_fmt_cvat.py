@@ -68,7 +68,7 @@ def _image_rows(im: ET.Element, path: Path, where_im: str) -> list[PointRow]:
                 f"(label 'L1', in the order {' '.join(POINT_NAMES)})"
             )
     for i, sk in enumerate(im.findall("skeleton")):
-        level = _attribute(sk, "level") or sk.get("label", "")
+        level = _attribute(sk, "level") or sk.get("label") or ""
         for j, el in enumerate(sk.findall("points")):
             where = f"{where_im} <skeleton> #{i} <points> #{j} label {el.get('label')!r}"
             if el.get("outside") == "1":

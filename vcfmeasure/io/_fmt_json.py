@@ -33,6 +33,13 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
 def _field(parts: Any) -> str:
     out = "$"
     for part in parts:
@@ -42,15 +49,12 @@ def _field(parts: Any) -> str:
 
 def validate(doc: Any, path: Path | str) -> None:
     """Check ``doc`` against the schema; raise naming the file and the bad field's path."""
-    import jsonschema
-
     if isinstance(doc, dict) and isinstance(doc.get("version"), int) and doc["version"] > VERSION:
         raise FileFormatError(
             f"{path}: field $.version: version {doc['version']} was written by a newer "
             f"vcfmeasure; this one reads version {VERSION} — upgrade vcfmeasure"
         )
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         err = errors[0]
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""

@@ -62,7 +62,7 @@ def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
 def write(items: list[tuple[str, Landmarks]], path: Path, **_: Any) -> str:
     name, lm = items[0]
     shape = image_shape(lm)
-    shapes = [
+    shapes: list[dict[str, Any]] = [
         {
             "label": label_for(level, point),
             "points": [[float(x) - PIXEL_SHIFT, float(y) - PIXEL_SHIFT]],
@@ -74,7 +74,7 @@ def write(items: list[tuple[str, Landmarks]], path: Path, **_: Any) -> str:
         for level in lm.levels
         for point, (x, y) in zip(POINT_NAMES, lm[level], strict=True)
     ]
-    doc = {
+    doc: dict[str, Any] = {
         "version": VERSION,
         "flags": {},
         "shapes": shapes,

@@ -89,7 +89,7 @@ def write(items: list[tuple[str, Landmarks]], path: Path, *, spacing: Any = None
         spacing = (lm.image or {}).get("spacing")
     row_mm, col_mm = _spacing(spacing)
     tag = f"vcfmeasure-spacing={row_mm!r},{col_mm!r}"
-    control_points = []
+    control_points: list[dict[str, Any]] = []
     for level in lm.levels:
         for point, (x, y) in zip(POINT_NAMES, lm[level], strict=True):
             control_points.append(

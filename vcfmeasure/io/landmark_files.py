@@ -199,7 +199,7 @@ def _assemble(entry: ImageEntry, path: str | Path, allow_incomplete: bool) -> La
         warnings.warn(
             f"{path}: left out incomplete vertebrae: {listing}",
             IncompleteLandmarksWarning,
-            stacklevel=4,
+            stacklevel=3,  # _assemble <- read_landmarks(_all) <- caller
         )
     complete = {lv: named for lv, named in points.items() if lv not in incomplete}
     provenance = entry.provenance
@@ -299,7 +299,10 @@ def read_landmarks_all(
     ['a.png', 'b.png']
     """
     entries = _read_entries(path, format, {"spacing": spacing})
-    return {e.name: _assemble(e, path, allow_incomplete) for e in entries}
+    out = {}
+    for entry in entries:  # a loop, not a comprehension: the warning's stacklevel stays 3
+        out[entry.name] = _assemble(entry, path, allow_incomplete)
+    return out
 
 
 def write_landmarks(
@@ -344,13 +347,14 @@ def write_landmarks(
     path = Path(path)
     fmt = format or guess_format(path)
     module = _module(fmt)
+    items: list[tuple[str, Landmarks]] = []
     if isinstance(landmarks, Landmarks):
-        items = [(image or _default_name(landmarks, path), landmarks)]
+        items.append((image or _default_name(landmarks, path), landmarks))
     elif isinstance(landmarks, Mapping):
-        items = [(str(k), v) for k, v in landmarks.items()]
-        bad = [k for k, v in items if not isinstance(v, Landmarks)]
-        if bad:
-            raise FileFormatError(f"{path}: image {bad[0]!r}: expected Landmarks to write")
+        for key, value in landmarks.items():
+            if not isinstance(value, Landmarks):
+                raise FileFormatError(f"{path}: image {key!r}: expected Landmarks to write")
+            items.append((str(key), value))
     else:
         raise FileFormatError(
             f"{path}: write_landmarks needs Landmarks or a mapping of image name -> Landmarks, "

@@ -29,26 +29,29 @@ DEMO_CASES: dict[str, dict[str, Any]] = {
 }
 
 _SHOW = ("image", "level", "ha", "hm", "hp", "unit", "wedge_ratio", "biconcavity_ratio",
-         "grade", "deformity", "height_loss", "provenance")
+         "grade", "deformity", "height_loss", "landmark_source")
 
 
-def _placement(radiograph: Any, truth: Any, rng: np.random.Generator) -> tuple[Any, str]:
-    """Landmarks for one image and a sentence saying honestly where they came from."""
+def _placement(radiograph: Any, truth: Any, rng: np.random.Generator) -> tuple[Any, str, str]:
+    """Landmarks for one image, a label and a sentence saying honestly where they came from."""
     import vcfmeasure as vm
 
+    why = "automatic detection is not installed"
     try:
         detected = vm.detect_landmarks(radiograph, levels=list(truth.levels))
-        return detected, "detected automatically (vcfmeasure.detect_landmarks)"
+        return detected, "detected", "detected automatically (vcfmeasure.detect_landmarks)"
     except (ImportError, AttributeError):
         pass
+    except vm.VcfMeasureError as exc:
+        why = f"automatic detection failed: {exc}"
     moved = truth.map_points(lambda xy: xy + rng.normal(0.0, 1.0, xy.shape) * _px(radiograph))
     try:
         refined = vm.refine_landmarks(radiograph, moved)
-        return refined, ("ground truth moved by ~1.5 mm, then refined onto the edges "
-                         "(vcfmeasure.refine_landmarks; automatic detection not installed)")
-    except (ImportError, AttributeError):
-        return truth, ("the generator's exact ground truth (neither detection nor "
-                       "refinement is available in this installation)")
+        return refined, "refined", ("ground truth moved by ~1.5 mm, then refined onto the "
+                                    f"edges (vcfmeasure.refine_landmarks; {why})")
+    except (ImportError, AttributeError, vm.VcfMeasureError):
+        return truth, "ground truth", ("the generator's exact ground truth (neither "
+                                       "detection nor refinement is available or worked)")
 
 
 def _px(radiograph: Any) -> float:
@@ -134,7 +137,7 @@ def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:
         for name, synth in cases.items():
             path = synth.write_dicom(images / f"{name}.dcm")
             radiograph = vm.load_image(path)
-            landmarks, note = _placement(radiograph, synth.landmarks, rng)
+            landmarks, source, note = _placement(radiograph, synth.landmarks, rng)
             notes[name] = note
             morph = vm.measure(landmarks, spacing=radiograph)
             grades = vm.grade(morph)
@@ -143,6 +146,7 @@ def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:
             g = grades.to_dataframe()
             frame = frame.join(g[[c for c in g.columns if c not in frame.columns]])
             frame.insert(0, "image", path.relative_to(out).as_posix())
+            frame["landmark_source"] = source
             frame["truth_grade"] = [synth.truth.get(lv, {}).get("grade") for lv in frame.level]
             rows.append(frame)
             png = out / f"demo_{name}.png"

@@ -10,7 +10,14 @@ import numpy as np
 from .._errors import VcfMeasureError
 from ..grading import GRADE_CUTS
 from ..levels import LEVELS
-from ._style import GRADE_COLORS, HEIGHT_COLORS, OKABE_ITO, grade_color, new_axes
+from ._style import (
+    GRADE_COLORS,
+    HEIGHT_COLORS,
+    OKABE_ITO,
+    grade_color,
+    new_axes,
+    short_source,
+)
 
 __all__ = ["plot_heights", "plot_ratios", "plot_profile", "GENANT_RATIO_BANDS"]
 
@@ -110,8 +117,8 @@ def plot_heights(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any
                     label="expected (reference)" if k == 0 else None)
     unit = morphometry.unit
     ax.set_ylabel(f"height ({unit})")
-    ax.set_title(f"Vertebral heights ({unit}; spacing: {morphometry.spacing_source})",
-                 fontsize=9)
+    ax.set_title(f"Vertebral heights ({unit}; spacing: "
+                 f"{short_source(morphometry.spacing_source)})", fontsize=9)
     top = np.nanmax([np.nanmax(morphometry.hp), np.nanmax(morphometry.ha)]) if len(x) else 1
     ax.set_ylim(0, 1.25 * top)
     if g is not None:
@@ -261,6 +268,6 @@ def plot_profile(morphometry: Any, *, ax: Any = None) -> Any:
                 f"{name}\n{region['angle']:.1f} deg\n({region['definition']})",
                 rotation=90, va="center", ha="left", fontsize=7,
                 color=OKABE_ITO["vermillion"])
-    ax.set_title(f"Angle profile (spacing: {morphometry.spacing_source})", fontsize=9)
+    ax.set_title("Angle profile", fontsize=9)
     _outside_legend(ax)
     return ax

@@ -387,6 +387,12 @@ class LandmarkEditor:
         self.redraw()
         return level, index
 
+    def move(self, level: str, index: int, x: float, y: float) -> None:
+        """Move one placed point (index into ``POINT_NAMES``) to ``(x, y)``, as a drag does."""
+        self.model.move(level, index, x, y)
+        self.message = ""
+        self.redraw()
+
     def undo(self) -> bool:
         """Undo the last placement, move, deletion, snap or load."""
         done = self.model.undo()
@@ -611,7 +617,8 @@ def place_landmarks(
     -------
     LandmarkEditor
         ``.figure`` (the image in its first Axes), ``.landmarks`` (complete levels),
-        ``.place(x, y)`` (a click from code), ``.undo()``, ``.delete_level(level)``,
+        ``.place(x, y)`` (a click from code), ``.move(level, i, x, y)``, ``.undo()``,
+        ``.delete_level(level)``,
         ``.snap(level)``, ``.model`` (the state, a :class:`PlacementModel`),
         ``.save(path)`` / ``.load(path)`` through :func:`vcfmeasure.write_landmarks` /
         :func:`vcfmeasure.read_landmarks`.

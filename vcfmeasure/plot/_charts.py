@@ -185,13 +185,13 @@ def plot_ratios(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any:
     for k, ((col, label), color) in enumerate(zip(series, HEIGHT_COLORS, strict=True)):
         ax.bar(x + (k - 1) * width, getattr(morphometry, col), width, color=color, label=label,
                edgecolor="black", linewidth=0.4)
-    if grades is not None:
+    if g is not None:
         ax.plot(x, 1 - np.asarray(grades.height_loss, dtype=float), "D", color="black", ms=5,
                 label=f"1 - height loss ({grades.reference})")
         _grade_tags(ax, x, g)
     ratios = [getattr(morphometry, c) for c, _ in series]
     top = np.nanmax(np.concatenate([np.atleast_1d(r) for r in ratios] + [np.array([1.0])]))
-    ax.set_ylim(0, max(1.25, top + 0.1))
+    ax.set_ylim(0, max(1.25, 1.15 * top))
     ax.set_ylabel("ratio (dimensionless)")
     ax.set_title("Height ratios on the Genant bands", fontsize=9)
     _outside_legend(ax)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,7 @@ def grades_by_level(grades: Any) -> dict[str, float]:
     """
     if grades is None:
         return {}
+    items: Iterable[tuple[Any, Any]]
     if isinstance(grades, Mapping):
         items = grades.items()
     elif hasattr(grades, "levels") and hasattr(grades, "grade"):

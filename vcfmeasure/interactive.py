@@ -639,8 +639,9 @@ def place_landmarks(
     anterior, middle, posterior — around the body outline).
 
     Controls
-        - left click (press and release in place): put the next missing point;
-        - press on a point and drag: move it (one undo step per drag);
+        - left click (press and release in place, even on a placed point): put the next
+          missing point;
+        - press on a placed point and drag: move it (one undo step per drag);
         - ``u`` or ``ctrl+z``: undo (also :meth:`LandmarkEditor.undo`);
         - ``d`` or ``delete``: delete the level nearest the cursor, to place it again
           (also :meth:`LandmarkEditor.delete_level`);

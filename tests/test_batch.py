@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 import vcfmeasure as vm
-from tests.fixtures.batch_data import load_or_crash, load_or_exit, spine, write_case, write_dicom
+from tests.fixtures.batch_data import (
+    load_hungry,
+    load_or_crash,
+    load_or_exit,
+    spine,
+    write_case,
+    write_dicom,
+)
 from vcfmeasure import batch
 
 
@@ -249,6 +256,26 @@ def test_two_workers_give_the_same_bytes_and_a_crash_is_one_error_row(archive, t
     batch.grade_many(archive, out=one, parquet=False, jobs=1)
     batch.grade_many(archive, out=two, parquet=False, jobs=2)
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_memory_limit_turns_a_huge_allocation_into_an_error_row(archive, tmp_path):
+    write_case(archive / "p0", "huge")
+    df = batch.grade_many(archive, image_loader=load_hungry, jobs=2, memory_limit=2 * 2**30)
+    huge = df[df.image.str.endswith("huge.dcm")]
+    assert huge.error.tolist() == ["MemoryError: Unable to allocate 4.00 GiB for an array "
+                                   "with shape (536870912,) and data type float64"]
+    assert (df[df.image.str.endswith(("normal.dcm", "wedge.dcm"))].error == "").all()
+
+
+def test_parquet_output_resumes(archive, tmp_path):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "g.parquet"
+    full = batch.grade_many(archive, out=out)
+    batch.grade_many(archive / "p1", out=out)
+    vm.write_landmarks(spine(ha_l1=10.0), archive / "p1" / "normal.json")
+    batch.grade_many(archive, out=out, resume=True)
+    assert not (tmp_path / "g.csv").exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(out), full)
 
 
 def test_dask_local_cluster_gives_the_serial_rows(archive, tmp_path):

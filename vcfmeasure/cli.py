@@ -464,8 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["grade"])  # doctest: +SKIP
-    2
+    >>> main(["--version"])
+    vcfmeasure 0.1.0
+    0
     """
     parser = build_parser()
     try:

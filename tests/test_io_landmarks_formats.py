@@ -48,17 +48,13 @@ def test_cvat_skeleton_with_level_attribute():
 
 def test_coco_keypoint_order_from_category_and_visibility():
     with pytest.warns(IncompleteLandmarksWarning, match=r"L2 \(missing ip\)"):
-        lm = read_landmarks(
-            FIXTURES / "coco.json", image="case01/spine_lat.png", allow_incomplete=True
-        )
+        lm = read_landmarks(FIXTURES / "coco.json", image="case01/spine_lat.png", allow_incomplete=True)
     assert lm.levels == ("L1",)
     np.testing.assert_allclose(lm["L1"], L1)
 
 
 def test_coco_incomplete_vertebra_is_an_error_listing_it():
-    with pytest.raises(
-        FileFormatError, match=r"coco.json: incomplete vertebrae: L2 \(missing ip\)"
-    ):
+    with pytest.raises(FileFormatError, match=r"coco.json: incomplete vertebrae: L2 \(missing ip\)"):
         read_landmarks(FIXTURES / "coco.json", image=7)
 
 
@@ -183,9 +179,7 @@ def test_cvat_six_points_in_one_element_and_outside_points(tmp_path):
 
 
 def test_csv_with_semicolons_and_without_image_column(tmp_path):
-    rows = ["Level;Point;X;Y"] + [
-        f"L1;{p};{x};{y}" for p, (x, y) in zip(POINT_NAMES, L1, strict=True)
-    ]
+    rows = ["Level;Point;X;Y"] + [f"L1;{p};{x};{y}" for p, (x, y) in zip(POINT_NAMES, L1, strict=True)]
     path = tmp_path / "semi.csv"
     path.write_text("\n".join(rows))
     lm = read_landmarks(path)
@@ -197,4 +191,23 @@ def test_binary_file_is_refused(tmp_path):
     path = tmp_path / "x.json"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(FileFormatError, match="x.json: not a text file"):
+        read_landmarks(path)
+
+
+def test_coco_level_from_category_name_alone(tmp_path):
+    import json
+
+    path = tmp_path / "c.json"
+    write_landmarks(Landmarks({"T12": BOX, "L1": BOX + [1, 30]}), path, format="coco")
+    doc = json.loads(path.read_text())
+    for ann in doc["annotations"]:
+        del ann["attributes"]
+    assert [c["name"] for c in doc["categories"]] == ["T12", "L1"]
+    path.write_text(json.dumps(doc))
+    lm = read_landmarks(path)
+    assert lm.levels == ("T12", "L1")
+    np.testing.assert_allclose(lm["L1"], BOX + [1, 30])
+    doc["categories"][0]["name"] = "vertebra"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FileFormatError, match=r"\$.annotations\[0\]: no level"):
         read_landmarks(path)

@@ -9,14 +9,13 @@ levels, duplicate points and incomplete vertebrae are written once.
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._errors import FileFormatError
+from .._table import write_atomic
 from ..levels import POINT_NAMES
 
 _ITEM = r'(?:-?[0-9][0-9.eE+-]*|"[A-Za-z0-9_]*"|null|true|false)'
@@ -105,25 +104,12 @@ def number(value: Any, path: Path | str, where: str) -> float:
 
 
 def atomic_write(path: Path | str, data: str | bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then move it into place.
+    """Write ``data`` (text as UTF-8) beside ``path`` and rename it into place.
 
-    Missing parent folders are created; text is written as UTF-8.
-
-    A crash or a full disk never leaves a half-written file under the final name.
+    Missing parent folders are created; a crash or a full disk never leaves a
+    half-written file under the final name (see :func:`vcfmeasure._table.write_atomic`).
     """
-    path = Path(path)
-    payload = data if isinstance(data, bytes) else data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        # mkstemp makes the file private (0600); give it the mode an ordinary file gets
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def load_json(path: Path | str, text: str) -> Any:

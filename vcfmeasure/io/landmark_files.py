@@ -21,7 +21,7 @@ from typing import Any
 
 from .._errors import FileFormatError, LandmarkError, VcfMeasureWarning
 from ..landmarks import Landmarks
-from ..levels import POINT_NAMES, normalize_level
+from ..levels import POINT_NAMES, normalize_level, sort_levels
 from ._common import ImageEntry, atomic_write, load_json
 
 __all__ = [
@@ -185,9 +185,9 @@ def _assemble(entry: ImageEntry, path: str | Path, allow_incomplete: bool) -> La
         found_at[level, point] = row.where
         points.setdefault(level, {})[point] = (row.x, row.y)
     incomplete = {
-        lv: [p for p in POINT_NAMES if p not in named]
-        for lv, named in points.items()
-        if len(named) < len(POINT_NAMES)
+        lv: [p for p in POINT_NAMES if p not in points[lv]]
+        for lv in sort_levels(points)
+        if len(points[lv]) < len(POINT_NAMES)
     }
     if incomplete:
         listing = "; ".join(f"{lv} (missing {' '.join(miss)})" for lv, miss in incomplete.items())

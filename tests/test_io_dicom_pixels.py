@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from dicom_factory import image, write
 from pydicom.dataset import Dataset
 
-from tests.dicom_factory import image, write
 from vcfmeasure import DicomError, MissingDependencyError, SpacingWarning, load_image
 from vcfmeasure._errors import ImageWarning
 from vcfmeasure.io import _dicom
@@ -254,3 +254,66 @@ def test_max_pixels_is_checked_before_decoding(tmp_path):
     path = write(image(RAW12), tmp_path / "small.dcm")
     with pytest.raises(DicomError, match=r"2 x 3 x 1 samples exceeds the limit of 5"):
         load_image(path, max_pixels=5)
+
+
+def test_unused_high_bits_are_cleared(tmp_path):
+    # bits 12-15 hold garbage (an old overlay): only the 12 stored bits count
+    raw = np.array([[0xF005, 0x1FFF], [0x8000, 0x0ABC]], np.uint16)
+    rg = load(tmp_path, image(raw, bits_stored=12))
+    np.testing.assert_array_equal(rg.pixels, [[5, 4095], [0, 0xABC]])
+
+
+def test_unused_high_bits_of_signed_pixels_are_sign_extended(tmp_path):
+    raw = np.array([[0x0FFF, 0x0800], [0xF005, 0x07FF]], np.uint16).view(np.int16)
+    rg = load(tmp_path, image(raw, bits_stored=12, signed=1))
+    np.testing.assert_array_equal(rg.pixels, [[-1, -2048], [5, 2047]])
+
+
+def test_unused_high_bits_before_a_modality_lut(tmp_path):
+    raw = np.array([[0xF000, 0x0001], [0x4002, 0x0003]], np.uint16)
+    item = lut_item(0, np.array([10, 20, 30, 40]))
+    rg = load(tmp_path, image(raw, bits_stored=2, ModalityLUTSequence=[item]))
+    np.testing.assert_array_equal(rg.pixels, [[10, 20], [30, 40]])
+
+
+@pytest.mark.parametrize("syntax", ["JPEGLSLossless", "JPEG2000Lossless"])
+def test_generated_lossless_codecs_round_trip(tmp_path, syntax):
+    import pydicom.uid
+    from pydicom.pixels import get_decoder, get_encoder
+
+    uid = getattr(pydicom.uid, syntax)
+    if not (get_encoder(uid).is_available and get_decoder(uid).is_available):
+        pytest.skip(f"no {uid.name} encoder/decoder; install vcfmeasure[dicom-codecs]")
+    raw = (np.arange(128 * 96, dtype=np.uint16).reshape(128, 96) * 3) % 4096
+    ds = image(raw, bits_stored=12, photometric="MONOCHROME1")
+    ds.compress(uid)
+    rg = load(tmp_path, ds)
+    np.testing.assert_array_equal(rg.pixels, 4095 - raw.astype(float))
+    assert rg.metadata["transfer_syntax"] == uid
+
+
+def test_file_meta_without_preamble(tmp_path):
+    path = write(image(RAW12, bits_stored=12), tmp_path / "full.dcm")
+    stripped = tmp_path / "nopreamble.dcm"
+    stripped.write_bytes(path.read_bytes()[132:])  # starts at (0002,0000)
+    np.testing.assert_array_equal(load_image(stripped).pixels, RAW12)
+
+
+def test_deflated_transfer_syntax(tmp_path):
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = image(RAW12, bits_stored=12, photometric="MONOCHROME1")
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    rg = load(tmp_path, ds)
+    np.testing.assert_array_equal(rg.pixels, 4095 - RAW12.astype(float))
+
+
+def test_big_endian_goes_through_pydicom(tmp_path):
+    from pydicom.uid import ExplicitVRBigEndian
+
+    ds = image(RAW12, bits_stored=12)
+    ds.PixelData = RAW12.astype(">u2").tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    path = tmp_path / "be.dcm"
+    ds.save_as(path, implicit_vr=False, little_endian=False, enforce_file_format=True)
+    np.testing.assert_array_equal(load_image(path).pixels, RAW12)

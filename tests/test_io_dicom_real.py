@@ -3,9 +3,9 @@
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import FIXTURES, SHARED
 from pydicom.pixels import get_decoder
 
-from tests.dicom_factory import FIXTURES, SHARED
 from vcfmeasure import DicomError, MissingDependencyError, SpacingWarning, load_image
 from vcfmeasure._errors import ImageWarning
 from vcfmeasure.io.images import read_metadata

@@ -1,9 +1,9 @@
 """The spacing decision table of REFERENCE.md section 7, one case per branch."""
 
 import pytest
+from dicom_factory import header, write
 from pydicom.dataset import Dataset
 
-from tests.dicom_factory import header, write
 from vcfmeasure import SpacingWarning
 from vcfmeasure.io._spacing import dicom_spacing, fiducial_spacing
 from vcfmeasure.io.images import read_metadata

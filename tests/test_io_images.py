@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from dicom_factory import image, write
 from PIL import Image
 
-from tests.dicom_factory import image, write
-from vcfmeasure import ImageError, SpacingError, calibrate_spacing, load_image
+from vcfmeasure import ImageError, SpacingError, SpacingWarning, calibrate_spacing, load_image
 from vcfmeasure.io.images import read_metadata
 
 GREY8 = np.array([[0, 50, 100], [150, 200, 255]], np.uint8)
@@ -149,3 +149,17 @@ def test_calibrate_spacing_rejects_bad_input(xy0, xy1, length):
     rg = load_image(image(GREY16))
     with pytest.raises(SpacingError):
         calibrate_spacing(rg, xy0, xy1, length)
+
+
+def test_frame_must_be_an_integer(tmp_path):
+    path = save(GREY8, tmp_path / "f.png")
+    with pytest.raises(ImageError, match="frame must be an integer"):
+        load_image(path, frame="1")
+    np.testing.assert_array_equal(load_image(path, frame=np.int64(0)).pixels, GREY8)
+
+
+def test_warnings_point_at_the_caller():
+    ds = image(GREY16, ImagerPixelSpacing=[0.1, 0.1])
+    with pytest.warns(SpacingWarning) as record:
+        load_image(ds)
+    assert record[0].filename == __file__

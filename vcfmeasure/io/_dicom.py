@@ -26,8 +26,12 @@ from ._spacing import Note, _as_list
 
 __all__ = ["looks_like_dicom", "read_dataset", "dicom_metadata", "decode_dicom"]
 
-#: Rows decoded / converted per block, to keep temporaries small.
-_BLOCK_ROWS = 256
+#: Rows converted per block: temporaries stay small and in cache.
+_BLOCK_ROWS = 64
+
+#: pydicom decoding plugins, first tried first: for JPEG 2000 pylibjpeg-openjpeg is the
+#: fastest and has a third of GDCM's peak memory (benchmarks/bench_load.py).
+_PLUGIN_PREFERENCE = ("pylibjpeg", "pillow", "gdcm", "pyjpegls", "pydicom")
 
 #: Transfer syntaxes whose decoders come from optional packages -> how to get one.
 _CODEC_HELP = {
@@ -132,18 +136,36 @@ def read_dataset(path: str, *, header_only: bool) -> Any:
     DicomError
         If pydicom cannot parse it, naming the file and pydicom's reason.
     """
+    ds, caught = _dcmread(path, header_only)
+    if len(ds) == 0:
+        said = "; ".join(str(w.message) for w in caught)
+        said = f" (pydicom: {said})" if said else ""
+        header: Any = ds if header_only else _dcmread(path, True)[0]
+        if "Rows" in header and "Columns" in header:
+            raise DicomError(
+                f"{path}: declares a {header.Rows} x {header.Columns} image but the file ends "
+                f"inside its (7FE0,0010) Pixel Data; the file is truncated{said}"
+            )
+        raise DicomError(f"{path}: DICOM file holds no readable data elements{said}")
+    for w in caught:  # pydicom's own remarks on a file that did load
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return ds
+
+
+def _dcmread(path: str, header_only: bool) -> tuple[Any, list[warnings.WarningMessage]]:
+    """Run pydicom on the capped file; return the dataset and pydicom's warnings."""
     import pydicom
 
     try:
-        with _CappedReader(path) as fh:
-            ds = pydicom.dcmread(fh, force=True, stop_before_pixels=header_only)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _CappedReader(path) as fh:
+                ds = pydicom.dcmread(fh, force=True, stop_before_pixels=header_only)
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(
             f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})"
         ) from exc
-    if len(ds) == 0:
-        raise DicomError(f"{path}: DICOM file holds no data elements")
-    return ds
+    return ds, caught
 
 
 def transfer_syntax(ds: Any) -> Any:
@@ -375,13 +397,14 @@ def _lut(item: Any, signed: bool) -> tuple[int, np.ndarray]:
 
 def _apply_table(raw: np.ndarray, first: int, table: np.ndarray) -> np.ndarray:
     """``table[clip(raw - first)]`` as float32, in row blocks to bound temporaries."""
-    lo, hi = int(raw.min()), int(raw.max())
-    values = np.arange(lo, hi + 1, dtype=np.int64)
-    span = table[np.clip(values - first, 0, table.size - 1)]
     out = np.empty(raw.shape, np.float32)
+    index = np.empty((min(_BLOCK_ROWS, raw.shape[0]), raw.shape[1]), np.intp)
     for r in range(0, raw.shape[0], _BLOCK_ROWS):
-        block = raw[r:r + _BLOCK_ROWS]
-        out[r:r + _BLOCK_ROWS] = span[block - lo if lo else block]
+        block = index[:len(raw[r:r + _BLOCK_ROWS])]
+        block[...] = raw[r:r + _BLOCK_ROWS]
+        if first:
+            block -= first
+        np.take(table, block, out=out[r:r + _BLOCK_ROWS], mode="clip")
     return out
 
 
@@ -393,8 +416,15 @@ def _stored_range(ds: Any, bits: int) -> tuple[int, int]:
 
 
 def _modality(raw: np.ndarray, ds: Any, bits: int, notes: list[Note],
-              info: dict[str, Any]) -> tuple[np.ndarray, float, float]:
-    """Apply the Modality LUT (sequence, else rescale); return pixels and output range."""
+              info: dict[str, Any], invert: bool, spare: int = 0
+              ) -> tuple[np.ndarray, float, float]:
+    """Apply the Modality LUT (sequence, else rescale), then the inversion if asked.
+
+    ``raw`` may still hold ``spare`` unused high bits (a zero-copy view of native
+    data); they are cleared block by block. Returns the float32 pixels and the
+    modality output range ``(lo, hi)``; inverted values are ``lo + hi - value``,
+    computed in the same pass.
+    """
     signed = bool(int(ds.get("PixelRepresentation") or 0))
     lo_in, hi_in = _stored_range(ds, bits)
     seq = ds.get("ModalityLUTSequence")
@@ -405,7 +435,10 @@ def _modality(raw: np.ndarray, ds: Any, bits: int, notes: list[Note],
             notes.append((ImageWarning, f"(0028,3000) Modality LUT Sequence {exc}; ignored"))
         else:
             info["modality_lut"] = "sequence"
-            return _apply_table(raw, first, table), float(table.min()), float(table.max())
+            lo, hi = float(table.min()), float(table.max())
+            if invert:
+                table = np.float32(lo + hi) - table
+            return _apply_table(_clean(raw, spare, signed), first, table), lo, hi
     slope, intercept = 1.0, 0.0
     try:
         raw_slope, raw_intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
@@ -419,14 +452,35 @@ def _modality(raw: np.ndarray, ds: Any, bits: int, notes: list[Note],
         notes.append((ImageWarning, f"(0028,1053) Rescale Slope {slope} / (0028,1052) "
                       f"Rescale Intercept {intercept} unusable; ignored"))
         slope, intercept = 1.0, 0.0
-    out = raw.astype(np.float32)
-    if slope != 1.0:
-        np.multiply(out, np.float32(slope), out=out)
-    if intercept != 0.0:
-        np.add(out, np.float32(intercept), out=out)
     info["modality_lut"] = "rescale" if (slope, intercept) != (1.0, 0.0) else "identity"
-    ends = sorted((lo_in * slope + intercept, hi_in * slope + intercept))
-    return out, ends[0], ends[1]
+    lo, hi = sorted((lo_in * slope + intercept, hi_in * slope + intercept))
+    if invert:  # lo + hi - (slope * x + intercept)
+        return _affine(raw, -slope, lo + hi - intercept, spare, signed), lo, hi
+    return _affine(raw, slope, intercept, spare, signed), lo, hi
+
+
+def _clean(raw: np.ndarray, spare: int, signed: bool) -> np.ndarray:
+    """Clear (unsigned) or sign-extend (signed) the ``spare`` unused high bits."""
+    if not spare:
+        return raw
+    if signed:
+        return (raw << spare) >> spare
+    return raw & raw.dtype.type((1 << (raw.dtype.itemsize * 8 - spare)) - 1)
+
+
+def _affine(raw: np.ndarray, scale: float, offset: float, spare: int = 0,
+            signed: bool = False) -> np.ndarray:
+    """``scale * raw + offset`` as float32, in cache-sized row blocks (one pass)."""
+    out = np.empty(raw.shape, np.float32)
+    a, b = np.float32(scale), np.float32(offset)
+    for r in range(0, raw.shape[0], _BLOCK_ROWS):
+        block = out[r:r + _BLOCK_ROWS]
+        block[...] = _clean(raw[r:r + _BLOCK_ROWS], spare, signed)
+        if a != 1:
+            block *= a
+        if b != 0:
+            block += b
+    return out
 
 
 def _window(ds: Any, notes: list[Note]) -> tuple[float, float] | None:
@@ -447,6 +501,46 @@ def _window(ds: Any, notes: list[Note]) -> tuple[float, float] | None:
             return None  # display only: fall back to the pixel range
         return first + (table.size - 1) / 2.0, float(table.size)
     return None
+
+
+def _native_view(ds: Any, tsyntax: Any, lay: dict[str, int], signed: bool
+                 ) -> np.ndarray | None:
+    """Zero-copy view of one native little-endian grey frame, else None (use pydicom).
+
+    Unused high bits are left in place; :func:`_clean` clears them block by block.
+    """
+    if (tsyntax.is_encapsulated or not tsyntax.is_little_endian or lay["samples"] != 1
+            or lay["bits"] not in (8, 16, 32)):
+        return None
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{lay['bits'] // 8}")
+    count = lay["rows"] * lay["cols"]
+    view = np.frombuffer(ds.PixelData, dtype, count=count,
+                         offset=lay["index"] * count * dtype.itemsize)
+    return view.reshape(lay["rows"], lay["cols"])
+
+
+def _decode_frame(ds: Any, tsyntax: Any, lay: dict[str, int], where: str,
+                  bits_stored: int, owned: bool) -> np.ndarray:
+    """Decode one frame with pydicom's decoder plugins (compressed or unusual layouts)."""
+    decoder = _decoder(tsyntax, where, bits_stored)
+    dec = _decode_source(ds, tsyntax)
+    if owned:
+        del ds["PixelData"]  # the decoder's dataset holds the only reference now
+    plugins = _available_plugins(tsyntax)
+    preferred = next((name for name in _PLUGIN_PREFERENCE if name in plugins), "")
+    try:
+        try:
+            raw, _ = decoder.as_array(dec, index=lay["index"], decoding_plugin=preferred)
+        except Exception:
+            if not preferred:
+                raise
+            raw, _ = decoder.as_array(dec, index=lay["index"])  # every plugin in turn
+    except Exception as exc:  # every decoder plugin has its own error types
+        raise DicomError(
+            f"{where}: could not decode frame {lay['index']} of {lay['frames']} "
+            f"({tsyntax.name}): {exc}"
+        ) from exc
+    return raw
 
 
 def _decode_source(ds: Any, tsyntax: Any) -> Any:
@@ -510,18 +604,11 @@ def decode_dicom(ds: Any, *, where: str, frame: int | None, max_pixels: int, own
     tsyntax = transfer_syntax(ds)
     _check_data(ds, tsyntax, lay, where)
     bits_stored = _int_attr(ds, "BitsStored", "(0028,0101) Bits Stored", where, lay["bits"])
-    decoder = _decoder(tsyntax, where, bits_stored)
-    dec = _decode_source(ds, tsyntax)
-    if owned:
-        del ds["PixelData"]
-    try:
-        raw, _ = decoder.as_array(dec, index=lay["index"])
-    except Exception as exc:  # every decoder plugin has its own error types
-        raise DicomError(
-            f"{where}: could not decode frame {lay['index']} of {lay['frames']} "
-            f"({tsyntax.name}): {exc}"
-        ) from exc
-    del dec
+    signed = bool(int(ds.get("PixelRepresentation") or 0))
+    raw = _native_view(ds, tsyntax, lay, signed)
+    spare = lay["bits"] - min(max(bits_stored, 1), lay["bits"]) if raw is not None else 0
+    if raw is None:
+        raw = _decode_frame(ds, tsyntax, lay, where, bits_stored, owned)
     expected = (lay["rows"], lay["cols"]) + ((3,) if lay["samples"] == 3 else ())
     if raw.shape != expected:
         raise DicomError(
@@ -529,15 +616,16 @@ def decode_dicom(ds: Any, *, where: str, frame: int | None, max_pixels: int, own
         )
     info: dict[str, Any] = {"frame": lay["index"], "inverted": False}
     if raw.ndim == 3:
+        raw = _clean(raw, spare, signed)
         info["modality_lut"] = "none (colour converted to luminance)"
         return luminance(raw), None, info, notes
-    pixels, lo, hi = _modality(raw, ds, lay["bits"], notes, info)
-    del raw
-    window = _window(ds, notes)
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
-    if photometric == "MONOCHROME1" or shape == "INVERSE":
-        np.subtract(np.float32(lo + hi), pixels, out=pixels)
+    invert = photometric == "MONOCHROME1" or shape == "INVERSE"
+    pixels, lo, hi = _modality(raw, ds, lay["bits"], notes, info, invert, spare)
+    del raw
+    window = _window(ds, notes)
+    if invert:
         if window is not None:
             window = (lo + hi - window[0], window[1])
         info["inverted"] = True

@@ -6,6 +6,7 @@ See ``docs/loading.md`` for the spacing decision table, the safety limits and co
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 from dataclasses import replace
@@ -16,6 +17,8 @@ from ..radiograph import Radiograph, resolve_spacing
 from ._spacing import Note, fiducial_spacing
 
 __all__ = ["MAX_PIXELS", "load_image", "calibrate_spacing", "read_metadata"]
+
+_RASTER_SOURCE = "unknown: raster images carry no patient calibration"
 
 #: Default largest frame accepted (rows x columns x samples), checked before decoding.
 #: 150 million values: about 12x a 35 x 43 cm detector at 0.1 mm.
@@ -51,7 +54,7 @@ def _sniff(path: str) -> str:
 def _emit(notes: list[Note], metadata: dict[str, Any]) -> None:
     """Warn once per note (pointing at the caller of the public function) and record it."""
     for category, message in notes:
-        warnings.warn(message, category, stacklevel=4)
+        warnings.warn(message, category, stacklevel=3)
     if notes:
         metadata.setdefault("warnings", []).extend(message for _, message in notes)
 
@@ -133,38 +136,26 @@ def load_image(
     ((0.08, 0.08), 'magnification-corrected')
     """
     from . import _dicom
-    from ._spacing import dicom_spacing
 
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, numbers.Integral)):
+        raise ImageError(f"frame must be an integer index (0-based), got {frame!r}")
     limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
     user = resolve_spacing(spacing)[0] if spacing is not None else None
-    notes: list[Note] = []
+    path: str | None
     if _is_dataset(source):
-        ds, owned = source, False
-        path = str(source.filename) if isinstance(getattr(source, "filename", None), str) else None
-        where = path or "<pydicom.Dataset>"
-        kind = "dicom"
+        path = source.filename if isinstance(getattr(source, "filename", None), str) else None
+        loaded = _load_dicom(source, path or "<pydicom.Dataset>", frame, limit, owned=False)
     else:
         path = os.fspath(source)
-        where = path
-        kind = _sniff(path)
-        ds, owned = (_dicom.read_dataset(path, header_only=False), True) if kind == "dicom" \
-            else (None, False)
-    if kind == "dicom":
-        metadata = _dicom.dicom_metadata(ds)
-        file_spacing, file_source, spacing_notes = dicom_spacing(ds)
-        pixels, window, info, pixel_notes = _dicom.decode_dicom(
-            ds, where=where, frame=frame, max_pixels=limit, owned=owned
-        )
-        metadata.update(info)
-        notes += pixel_notes
-    else:
-        from ._raster import read_raster
+        if _sniff(path) == "dicom":
+            dataset = _dicom.read_dataset(path, header_only=False)
+            loaded = _load_dicom(dataset, path, frame, limit, owned=True)
+        else:
+            from ._raster import read_raster
 
-        pixels, metadata = read_raster(path, frame=frame, max_pixels=limit)
-        window = None
-        file_spacing, file_source, spacing_notes = (
-            None, "unknown: raster images carry no patient calibration", []
-        )
+            pixels, metadata = read_raster(path, frame=frame, max_pixels=limit)
+            loaded = (pixels, None, metadata, None, _RASTER_SOURCE, [], [])
+    pixels, window, metadata, file_spacing, file_source, spacing_notes, notes = loaded
     if user is not None:
         metadata["file_spacing"] = file_spacing
         metadata["file_spacing_source"] = file_source
@@ -175,6 +166,21 @@ def load_image(
     _emit(notes, metadata)
     return Radiograph(pixels, spacing=final, spacing_source=source_text,
                       metadata=metadata, path=path, window=window)
+
+
+def _load_dicom(ds: Any, where: str, frame: int | None, limit: int, *, owned: bool
+                ) -> tuple[Any, ...]:
+    """Header, spacing and one decoded frame of a DICOM dataset."""
+    from . import _dicom
+    from ._spacing import dicom_spacing
+
+    metadata = _dicom.dicom_metadata(ds)
+    file_spacing, file_source, spacing_notes = dicom_spacing(ds)
+    pixels, window, info, pixel_notes = _dicom.decode_dicom(
+        ds, where=where, frame=frame, max_pixels=limit, owned=owned
+    )
+    metadata.update(info)
+    return pixels, window, metadata, file_spacing, file_source, spacing_notes, pixel_notes
 
 
 def _is_dataset(source: Any) -> bool:
@@ -235,7 +241,7 @@ def read_metadata(source: Any) -> dict[str, Any]:
 
             meta = raster_header(path, max_pixels=2**63 - 1)
             meta.update(path=path, shape=(meta["rows"], meta["columns"]), spacing=None,
-                        spacing_source="unknown: raster images carry no patient calibration")
+                        spacing_source=_RASTER_SOURCE)
             return meta
         from ._dicom import read_dataset
 

@@ -186,6 +186,15 @@ def test_delete_key_removes_the_level_under_the_cursor_and_it_is_placed_again():
     np.testing.assert_allclose(editor.model.points("L1"), TRUTH["L1"], atol=1e-9)
 
 
+def test_move_method_is_one_undo_step():
+    editor = vm.place_landmarks(IMAGE, ["L1"])
+    place_level(editor, "L1")
+    editor.move("L1", 4, 1.0, 2.0)
+    np.testing.assert_allclose(shown_points(editor, "L1")[4], (1.0, 2.0))
+    editor.undo()
+    np.testing.assert_allclose(shown_points(editor, "L1"), TRUTH["L1"], atol=1e-9)
+
+
 def test_delete_level_method():
     editor = vm.place_landmarks(IMAGE, ["T12", "L1"])
     place_level(editor, "T12")

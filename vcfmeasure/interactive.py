@@ -286,8 +286,10 @@ class PlacementModel:
 def _refiner(snap: bool | Callable[..., Landmarks]) -> Callable[..., Landmarks] | None:
     if callable(snap):
         return snap
-    if not snap:
-        return None
+    return _default_refiner() if snap else None
+
+
+def _default_refiner() -> Callable[..., Landmarks]:
     try:
         from .detect import refine_landmarks
     except ImportError:
@@ -326,6 +328,7 @@ class LandmarkEditor:
         snap: bool | Callable[..., Landmarks] = False,
         figsize: tuple[float, float] = (7.0, 8.0),
     ) -> None:
+        import matplotlib
         import matplotlib.pyplot as plt
 
         from .plot._style import OKABE_ITO, show_image
@@ -356,6 +359,8 @@ class LandmarkEditor:
         self._dragged = False
         self._press: tuple[float, float] | None = None
         self.message = ""
+        if "inline" in matplotlib.get_backend():
+            self.message = "static inline figure: run %matplotlib widget (ipympl) to click"
         canvas = self.figure.canvas
         self._cids = [
             canvas.mpl_connect("button_press_event", self._on_press),
@@ -387,6 +392,12 @@ class LandmarkEditor:
         self.redraw()
         return level, index
 
+    def move(self, level: str, index: int, x: float, y: float) -> None:
+        """Move one placed point (index into ``POINT_NAMES``) to ``(x, y)``, as a drag does."""
+        self.model.move(level, index, x, y)
+        self.message = ""
+        self.redraw()
+
     def undo(self) -> bool:
         """Undo the last placement, move, deletion, snap or load."""
         done = self.model.undo()
@@ -405,8 +416,7 @@ class LandmarkEditor:
 
         ``level`` defaults to the last complete level. One undo step restores the clicks.
         """
-        if self._refine is None:
-            self._refine = _refiner(True)
+        refine = self._refine or _default_refiner()
         if level is None:
             done = self.model.complete_levels
             if not done:
@@ -416,7 +426,7 @@ class LandmarkEditor:
         if not self.model.is_complete(level):
             raise VcfMeasureError(f"{level}: place all six points before snapping")
         before = Landmarks({level: self.model.points(level)}, validate=False)
-        refined = self._refine(self.radiograph, before)
+        refined = refine(self.radiograph, before)
         self.model.set_level(level, refined[level], provenance=refined.provenance[level])
         self.message = f"{level} snapped to edges (u to undo)"
         self.redraw()
@@ -425,7 +435,7 @@ class LandmarkEditor:
         """Write the complete levels with :func:`vcfmeasure.write_landmarks`."""
         from .io.landmark_files import write_landmarks
 
-        write_landmarks(self.landmarks, path, format=format)
+        write_landmarks(self.landmarks, os.fspath(path), format=format)
         self.message = f"saved {len(self.landmarks)} levels to {os.fspath(path)}"
         self.redraw()
 
@@ -433,7 +443,7 @@ class LandmarkEditor:
         """Read landmarks with :func:`vcfmeasure.read_landmarks` into the session (undoable)."""
         from .io.landmark_files import read_landmarks
 
-        self.model.load(read_landmarks(path, format=format))
+        self.model.load(read_landmarks(os.fspath(path), format=format))
         self.message = f"loaded {os.fspath(path)}"
         self.redraw()
 
@@ -611,7 +621,8 @@ def place_landmarks(
     -------
     LandmarkEditor
         ``.figure`` (the image in its first Axes), ``.landmarks`` (complete levels),
-        ``.place(x, y)`` (a click from code), ``.undo()``, ``.delete_level(level)``,
+        ``.place(x, y)`` (a click from code), ``.move(level, i, x, y)``, ``.undo()``,
+        ``.delete_level(level)``,
         ``.snap(level)``, ``.model`` (the state, a :class:`PlacementModel`),
         ``.save(path)`` / ``.load(path)`` through :func:`vcfmeasure.write_landmarks` /
         :func:`vcfmeasure.read_landmarks`.

@@ -10,7 +10,14 @@ import numpy as np
 from .._errors import VcfMeasureError
 from ..grading import GRADE_CUTS
 from ..levels import LEVELS
-from ._style import GRADE_COLORS, HEIGHT_COLORS, OKABE_ITO, grade_color, new_axes
+from ._style import (
+    GRADE_COLORS,
+    HEIGHT_COLORS,
+    OKABE_ITO,
+    grade_color,
+    new_axes,
+    short_source,
+)
 
 __all__ = ["plot_heights", "plot_ratios", "plot_profile", "GENANT_RATIO_BANDS"]
 
@@ -110,8 +117,8 @@ def plot_heights(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any
                     label="expected (reference)" if k == 0 else None)
     unit = morphometry.unit
     ax.set_ylabel(f"height ({unit})")
-    ax.set_title(f"Vertebral heights ({unit}; spacing: {morphometry.spacing_source})",
-                 fontsize=9)
+    ax.set_title(f"Vertebral heights ({unit}; spacing: "
+                 f"{short_source(morphometry.spacing_source)})", fontsize=9)
     top = np.nanmax([np.nanmax(morphometry.hp), np.nanmax(morphometry.ha)]) if len(x) else 1
     ax.set_ylim(0, 1.25 * top)
     if g is not None:
@@ -178,13 +185,13 @@ def plot_ratios(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any:
     for k, ((col, label), color) in enumerate(zip(series, HEIGHT_COLORS, strict=True)):
         ax.bar(x + (k - 1) * width, getattr(morphometry, col), width, color=color, label=label,
                edgecolor="black", linewidth=0.4)
-    if grades is not None:
+    if g is not None:
         ax.plot(x, 1 - np.asarray(grades.height_loss, dtype=float), "D", color="black", ms=5,
                 label=f"1 - height loss ({grades.reference})")
         _grade_tags(ax, x, g)
     ratios = [getattr(morphometry, c) for c, _ in series]
     top = np.nanmax(np.concatenate([np.atleast_1d(r) for r in ratios] + [np.array([1.0])]))
-    ax.set_ylim(0, max(1.25, top + 0.1))
+    ax.set_ylim(0, max(1.25, 1.15 * top))
     ax.set_ylabel("ratio (dimensionless)")
     ax.set_title("Height ratios on the Genant bands", fontsize=9)
     _outside_legend(ax)
@@ -261,6 +268,6 @@ def plot_profile(morphometry: Any, *, ax: Any = None) -> Any:
                 f"{name}\n{region['angle']:.1f} deg\n({region['definition']})",
                 rotation=90, va="center", ha="left", fontsize=7,
                 color=OKABE_ITO["vermillion"])
-    ax.set_title(f"Angle profile (spacing: {morphometry.spacing_source})", fontsize=9)
+    ax.set_title("Angle profile", fontsize=9)
     _outside_legend(ax)
     return ax

@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import PlausibilityWarning, VcfMeasureError
 from ..landmarks import Landmarks
 from ._overlay import plot_landmarks
-from ._style import OKABE_ITO
+from ._style import OKABE_ITO, short_source
 
 __all__ = ["plot_comparison", "aligned_window"]
 
@@ -87,16 +87,16 @@ def plot_comparison(
     annotate: list[str] | None = None,
     pre_grades: Any = None,
     post_grades: Any = None,
-    figsize: tuple[float, float] = (10.0, 7.0),
+    figsize: tuple[float, float] = (11.0, 6.5),
 ) -> Any:
     """Pre- and post-operative radiographs side by side, aligned per level, with restoration.
 
     Both images are cropped around the compared levels so that the first and last of them
     sit at the same height in the two panels (see :func:`aligned_window`); a dotted line
-    joins each level's centroid across the panels. Beside each level of the post panel, the
-    height change of Ha, Hm, Hp (in the restoration's unit) with the fraction of the lost
-    height regained, and the wedge and local kyphosis corrections (deg, + = kyphosis
-    reduced).
+    joins each level's centroid across the panels. To the right of the post panel, with an
+    arrow to the level: the height change of Ha, Hm, Hp (in the restoration's unit) with
+    the fraction of the lost height regained, and the wedge and local kyphosis corrections
+    (deg, + = kyphosis reduced).
 
     Parameters
     ----------
@@ -173,7 +173,7 @@ def plot_comparison(
     for ax, image, lm, grades, name in ((ax_pre, pre_image, pre_landmarks, pre_grades, "pre"),
                                         (ax_post, post_image, post_landmarks, post_grades,
                                          "post")):
-        plot_landmarks(image, lm, ax=ax, grades=grades, legend=False,
+        plot_landmarks(image, lm, ax=ax, grades=grades, legend=False, scale_bar=False,
                        title=f"{name}-operative")
         xlim, ylim = aligned_window(lm, levels, box_aspect=box_aspect)
         ax.set_xlim(*xlim)
@@ -189,21 +189,19 @@ def plot_comparison(
         if lv in records and lv in annotate:
             from matplotlib.transforms import blended_transform_factory
 
-            anterior = post_landmarks[lv][[2, 3]].mean(axis=0)
-            posterior = post_landmarks[lv][[0, 5]].mean(axis=0)
-            right = anterior[0] > posterior[0]
+            walls = post_landmarks[lv][[[2, 3], [0, 5]]].mean(axis=1)
+            target = walls[int(np.argmax(walls[:, 0]))]
             text = ax_post.annotate(
-                _restoration_text(records[lv]), xy=posterior if right else anterior,
-                xytext=(0.02, b[1]) if right else (0.98, b[1]),
+                _restoration_text(records[lv]), xy=target, xytext=(1.04, b[1]),
                 textcoords=blended_transform_factory(ax_post.transAxes, ax_post.transData),
-                fontsize=7, va="center", ha="left" if right else "right",
-                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": OKABE_ITO["orange"],
-                      "alpha": 0.9},
-                arrowprops={"arrowstyle": "->", "color": OKABE_ITO["orange"]},
+                fontsize=7.5, va="center", ha="left", annotation_clip=False,
+                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": OKABE_ITO["orange"]},
+                arrowprops={"arrowstyle": "->", "color": OKABE_ITO["orange"], "lw": 1.2},
             )
             text.set_gid(f"vcfmeasure:restoration:{lv}")
     fig.suptitle(f"Pre / post comparison, levels {levels[0]}-{levels[-1]} "
-                 f"(heights in {restoration.unit}; spacing: {restoration.spacing_source})",
+                 f"(heights in {restoration.unit}; spacing: "
+                 f"{short_source(restoration.spacing_source)})",
                  fontsize=10)
     if notes:
         fig.text(0.01, 0.005, "\n".join(f"warning: {n}" for n in notes), fontsize=6,

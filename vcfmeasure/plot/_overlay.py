@@ -81,6 +81,7 @@ def plot_landmarks(
     grades: Any = None,
     heights: bool = True,
     legend: bool = True,
+    scale_bar: bool = True,
     title: str | None = None,
 ) -> Any:
     """Draw a radiograph with every landmark at its exact position.
@@ -107,6 +108,8 @@ def plot_landmarks(
         Draw the three height segments.
     legend : bool
         Add a legend of the grade colours (only with ``grades``).
+    scale_bar : bool
+        Draw a 10 mm (50 mm on large films) bar when the spacing is known.
     title : str, optional
         Default: the image file name, if any.
 
@@ -138,7 +141,7 @@ def plot_landmarks(
         )
     ax = new_axes(ax, figsize=(6.0, 7.5))
     if radiograph is not None:
-        show_image(ax, radiograph)
+        show_image(ax, radiograph, scale_bar=scale_bar)
     else:
         ax.set_aspect("equal")
         ax.invert_yaxis()

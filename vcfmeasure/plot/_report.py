@@ -136,7 +136,7 @@ def patient_report(
     ax_foot.axis("off")
     ax_foot.text(0.0, 1.0, _footer(morphometry, grades, __version__), fontsize=6.5,
                  va="top", ha="left", transform=ax_foot.transAxes, wrap=True)
-    if path is not None:
+    if path is not None and suffix is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=dpi, format=suffix.lstrip("."))
     return fig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ __all__ = [
     "grade_color",
     "grades_by_level",
     "new_axes",
+    "short_source",
     "show_image",
 ]
 
@@ -80,6 +81,7 @@ def grades_by_level(grades: Any) -> dict[str, float]:
     """
     if grades is None:
         return {}
+    items: Iterable[tuple[Any, Any]]
     if isinstance(grades, Mapping):
         items = grades.items()
     elif hasattr(grades, "levels") and hasattr(grades, "grade"):
@@ -92,6 +94,17 @@ def grades_by_level(grades: Any) -> dict[str, float]:
     return {
         normalize_level(lv): float("nan") if g is None else float(g) for lv, g in items
     }
+
+
+def short_source(spacing_source: str) -> str:
+    """The kind of a spacing source without its details, for titles.
+
+    Examples
+    --------
+    >>> short_source("magnification-corrected: (0018,1164) Imager Pixel Spacing 0.15")
+    'magnification-corrected'
+    """
+    return str(spacing_source).split(":", 1)[0].strip()
 
 
 def new_axes(ax: Any = None, *, figsize: tuple[float, float] = (6.4, 4.8)) -> Any:

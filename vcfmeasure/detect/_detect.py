@@ -43,6 +43,8 @@ REVIEW_THRESHOLD = 0.5
 #: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector
 #: at the patient plane). Detection needs a physical scale; a warning says so.
 DEFAULT_SPACING_MM = 0.15
+#: Most bodies inferred in one gap of the chain.
+MAX_GAP = 2
 #: Confidence given to a body inferred from a gap between its neighbours.
 GAP_CONFIDENCE = 0.05
 
@@ -164,7 +166,7 @@ def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     pitch = float(np.median(normal_steps)) if normal_steps.size else pitch_est
     out = [bodies[0]]
     for k in range(1, len(bodies)):
-        missing = int(round(d[k - 1] / pitch)) - 1
+        missing = min(int(round(d[k - 1] / pitch)) - 1, MAX_GAP)
         a, b = bodies[k - 1], bodies[k]
         for m in range(1, missing + 1):
             f = m / (missing + 1)
@@ -327,10 +329,12 @@ def detect_landmarks(
     for c, f in zip(whole, fits, strict=True):
         conf, pconf = _confidence(f, c.prob, step_ref)
         problem = _plausible(f.points)
-        note = None
+        note, pts = None, f.points
         if problem:
-            conf, note = min(conf, 0.1), f"implausible outline: {problem}"
-        bodies.append(_Body(f.points, conf, pconf, note))
+            pts = f.box
+            conf, note = min(conf, 0.1), "sides not found; outline is the coarse box"
+            pconf = (min(conf, 0.1),) * 6
+        bodies.append(_Body(pts, conf, pconf, note))
     bodies = _fill_gaps(bodies, spacing_mm)
     bodies = [b for b in bodies if _plausible(b.points) is None]
     if not bodies:

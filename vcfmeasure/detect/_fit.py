@@ -28,6 +28,8 @@ __all__ = ["BodyFit", "fit_body", "CORE_MM"]
 CORE_MM = 1.5
 #: Edge search half-window around the expected edge, mm (outwards, inwards).
 SEARCH_MM = (3.0, 2.5)
+#: Largest distance of a fitted corner from the core's box corner, mm.
+MAX_SHIFT_MM = 12.0
 #: Smoothing across / along the edge direction before differentiation, mm.
 SIGMA_ACROSS_MM, SIGMA_ALONG_MM = 0.5, 1.0
 
@@ -41,6 +43,7 @@ class BodyFit:
     inliers: np.ndarray  # (4,) fraction of searched positions that are inliers
     step: np.ndarray  # (4,) median edge step (grey levels)
     n_edges: np.ndarray  # (4,)
+    box: np.ndarray  # (6, 2) the core's box pushed out by CORE_MM, a fallback outline
 
 
 def _bump(t):
@@ -117,7 +120,10 @@ def _robust_side(pts: np.ndarray, wts: np.ndarray, a: np.ndarray, b: np.ndarray)
         if w.sum() < 1e-9:
             break
     inl = float((np.abs(r) < 2.5 * scale).mean())
-    return float(coef[0]), float(coef[1]), float(coef[2]), float(scale), inl, nrm
+    a0, a1, c = (float(v) for v in coef)
+    if abs(c) > 0.4 * length:
+        return 0.0, 0.0, 0.0, np.inf, inl, nrm  # implausible: keep the chord
+    return a0, a1, c, float(scale), inl, nrm
 
 
 def _intersect(p1, d1, p2, d2):
@@ -186,6 +192,7 @@ def fit_body(pixels, spacing_mm, centre, e, n, core_mask_coarse, ext):
     u0, u1 = ext[0] - CORE_MM, ext[1] + CORE_MM
     w0, w1 = ext[2] - CORE_MM, ext[3] + CORE_MM
     corners = np.array([[u0, w0], [u1, w0], [u1, w1], [u0, w1]])  # sp sa ia ip
+    box = corners.copy()
     chords = [(0, 1), (1, 2), (3, 2), (0, 3)]  # sup sp->sa, ant sa->ia, inf ip->ia, post sp->ip
     res = np.full(4, np.inf)
     inl = np.zeros(4)
@@ -199,27 +206,35 @@ def fit_body(pixels, spacing_mm, centre, e, n, core_mask_coarse, ext):
             a0, a1, c, sc, fr, nrm = _robust_side(pts, st, a, b)
             if not np.isfinite(sc):
                 lines.append((a, b - a))
+                res[k_side], inl[k_side] = sc, fr
                 continue
             a2, b2 = a + a0 * nrm, b + (a0 + a1) * nrm
             lines.append((a2, b2 - a2))
             res[k_side], inl[k_side], bumps[k_side], normals[k_side] = sc, fr, c, nrm
         sup, ant, inf, post = lines
-        corners = np.array([
+        new = np.array([
             _intersect(*sup, *post), _intersect(*sup, *ant),
             _intersect(*inf, *ant), _intersect(*inf, *post),
         ])
+        if np.abs(new - box).max() > MAX_SHIFT_MM:
+            res[:] = np.inf  # the fit ran away: keep the previous corners, flagged by res
+            break
+        corners = new
     sp, sa, ia, ip = corners
     sm = 0.5 * (sp + sa) + bumps[0] * _unit_normal(sa - sp, normals[0])
     im = 0.5 * (ip + ia) + bumps[2] * _unit_normal(ia - ip, normals[2])
     local = np.array([sp, sm, sa, ia, im, ip])
     full = centre + (local[:, :1] * e + local[:, 1:] * n) / h
+    b6 = np.array([box[0], 0.5 * (box[0] + box[1]), box[1], box[2], 0.5 * (box[2] + box[3]),
+                   box[3]])
+    box_full = centre + (b6[:, :1] * e + b6[:, 1:] * n) / h
     step = np.array([
         np.median(s) * SIGMA_ACROSS_MM * np.sqrt(2 * np.pi) / h if len(s) else 0.0
         for _, s in sides
     ])
     # derivative of a Gaussian-smoothed unit step peaks at 1 / (sigma sqrt(2 pi)) per pixel
     counts = np.array([len(s) for _, s in sides])
-    return BodyFit(full, res, inl, step, counts)
+    return BodyFit(full, res, inl, step, counts, box_full)
 
 
 def _unit_normal(chord, ref):

@@ -17,10 +17,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spine_factory import level_range, spine_xy  # noqa: E402
+
 import vcfmeasure as vm  # noqa: E402
 from vcfmeasure.cohort import grade_cohort, measure_cohort  # noqa: E402
-
-from spine_factory import level_range, spine_xy  # noqa: E402
 
 LEVELS = level_range("T4", "L4")  # 13 levels
 

@@ -1,9 +1,10 @@
-"""Landmark detection (fully automatic) and refinement (semi-automatic).
+"""Landmark placement from the image: semi-automatic refinement and automatic detection.
 
-``detect_landmarks`` finds every vertebral body in a lateral radiograph and places six
-points on each (``docs/detection.md``).
+``refine_landmarks`` moves approximate points onto the body edges; ``detect_landmarks``
+finds the bodies on its own.
 """
 
 from ._detect import detect_landmarks
+from ._refine import refine_landmarks
 
-__all__ = ["detect_landmarks"]
+__all__ = ["detect_landmarks", "refine_landmarks"]

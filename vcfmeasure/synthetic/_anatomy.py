@@ -17,7 +17,16 @@ import numpy as np
 
 from ..levels import level_index
 
-__all__ = ["LEVEL_TABLE", "BodyGeometry", "bump", "bump_slope", "build_spine", "nominal_level"]
+__all__ = [
+    "LEVEL_TABLE",
+    "BodyGeometry",
+    "bump",
+    "bump_slope",
+    "build_spine",
+    "nominal_level",
+    "plate_bump",
+    "plate_bump_slope",
+]
 
 # Level -> (posterior height mm, depth mm, wedge angle deg, disc below: posterior height
 # mm, disc wedge deg (+ lordotic)). Heights and depths grow caudally (T4 ~ 19 x 27 mm,
@@ -57,6 +66,20 @@ def bump_slope(t: np.ndarray) -> np.ndarray:
     """Return the derivative of :func:`bump` with respect to ``t`` (0 outside [0, 1])."""
     inside = (t > 0) & (t < 1)
     return np.where(inside, 32.0 * t * (1.0 - t) * (1.0 - 2.0 * t), 0.0)
+
+
+#: Width of the flat rim (ring apophysis) at each end of an endplate, fraction of depth.
+RIM = 0.1
+
+
+def plate_bump(t: np.ndarray) -> np.ndarray:
+    """Return the endplate depression profile: :func:`bump` inside a flat rim of :data:`RIM`."""
+    return bump((np.asarray(t) - RIM) / (1.0 - 2.0 * RIM))
+
+
+def plate_bump_slope(t: np.ndarray) -> np.ndarray:
+    """Return the derivative of :func:`plate_bump` with respect to ``t``."""
+    return bump_slope((np.asarray(t) - RIM) / (1.0 - 2.0 * RIM)) / (1.0 - 2.0 * RIM)
 
 
 def nominal_level(level: str) -> tuple[float, float, float, float, float]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, special
 
-from ._anatomy import BodyGeometry, bump, bump_slope
+from ._anatomy import BodyGeometry, bump, plate_bump, plate_bump_slope
 
 __all__ = ["Appearance", "ImageGeometry", "render"]
 
@@ -76,13 +76,17 @@ def body_distances(
     depth = body.depth
     t = u / depth
     c = body.sup_concavity
-    d_sup = (c * bump(t) + sup_shift - w) / np.sqrt(1.0 + (c * bump_slope(t) / depth) ** 2)
+    d_sup = (c * plate_bump(t) + sup_shift - w) / np.sqrt(
+        1.0 + (c * plate_bump_slope(t) / depth) ** 2
+    )
     e_i, n_i, length = body.inferior_frame()
     ru, rw = u, w - body.hp
     ti = (ru * e_i[0] + rw * e_i[1]) / length
     si = ru * n_i[0] + rw * n_i[1]
     ci = body.inf_concavity
-    d_inf = (si + ci * bump(ti) + inf_shift) / np.sqrt(1.0 + (ci * bump_slope(ti) / length) ** 2)
+    d_inf = (si + ci * plate_bump(ti) + inf_shift) / np.sqrt(
+        1.0 + (ci * plate_bump_slope(ti) / length) ** 2
+    )
     d_post = body.post_waist * bump(w / body.hp) - u
     d_ant = u - depth + body.ant_waist * bump(w / body.ha)
     return d_sup, d_inf, d_post, d_ant

@@ -157,8 +157,9 @@ def _deformed_shape(kind: str, severity: float, body: BodyGeometry) -> tuple[flo
     if kind == "wedge":
         return hp, (1.0 - severity) * max(ha, hp), cs, ci
     if kind == "crush":
-        f = 1.0 - severity
-        return f * hp, f * ha, f * cs, f * ci
+        # the posterior height leads, so that the type reads as crush (REFERENCE.md §2)
+        f, g = 1.0 - severity, 1.0 - 0.85 * severity
+        return f * hp, g * ha, g * cs, g * ci
     # biconcave: both endplates sink centrally until Hm = (1 - s) * Hp
     target = (1.0 - severity) * hp
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -145,16 +146,26 @@ def test_each_failure_is_one_error_row_and_the_rest_is_graded(archive):
     assert (df.error == "").sum() == 6
 
 
-def test_detect_gives_error_rows_when_unavailable_or_detected_rows(archive):
-    df = batch.grade_many(archive / "p1", detect=True, levels=["T12", "L1", "L2"])
-    try:
-        import vcfmeasure.detect  # noqa: F401
-    except ImportError:
-        assert df.error.str.contains("landmark detection is not available").all()
-    else:
-        ok = df[df.error == ""]
-        assert (ok.provenance == "detected").all() or df.error.ne("").all()
-    assert (df.landmarks == "").all()
+def test_detect_grades_a_synthetic_film(tmp_path):
+    from vcfmeasure.synthetic import make_spine
+
+    film = make_spine(["T12", "L1", "L2"], seed=5, deformities={"L1": ("wedge", 0.33)})
+    film.write_dicom(tmp_path / "film.dcm")
+    df = batch.grade_many(tmp_path, detect=True, levels=["T12", "L1", "L2"])
+    assert df.error.tolist() == ["", "", ""], df.error.tolist()
+    assert (df.provenance == "detected").all() and (df.landmarks == "").all()
+    assert df.confidence.between(0, 1).all()
+    l1 = df[df.level == "L1"].iloc[0]
+    assert (l1.grade, l1.deformity) == (2, "wedge")
+    assert l1.height_loss == pytest.approx(0.33, abs=0.04)
+
+
+def test_detect_unavailable_is_an_error_row_per_image(archive, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vcfmeasure.detect", None)  # as if not installed
+    df = batch.grade_many(archive / "p1", detect=True)
+    assert df.error.tolist() == [
+        "VcfMeasureError: landmark detection is not available in this installation of "
+        "vcfmeasure (vcfmeasure.detect is missing); give landmark files instead of --detect"]
 
 
 def test_spacing_override_and_manifest_spacing(archive, tmp_path):

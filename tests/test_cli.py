@@ -142,17 +142,18 @@ def test_info_text_json_and_a_bad_file(tmp_path, capsys):
     assert "b.dcm" in capsys.readouterr().err
 
 
-def test_detect_writes_files_or_says_it_is_unavailable(good, tmp_path, capsys):
-    code = main(["detect", str(good / "normal.dcm"), "--out", str(tmp_path / "lm")])
-    try:
-        import vcfmeasure.detect  # noqa: F401
-    except ImportError:
-        assert code == 1
-        assert "landmark detection is not available" in capsys.readouterr().err
-    else:
-        assert code in (0, 1)
-        if code == 0:
-            assert vm.read_landmarks(tmp_path / "lm" / "normal.json").levels
+def test_detect_writes_landmark_files(tmp_path, capsys):
+    from vcfmeasure.synthetic import make_spine
+
+    film = make_spine(["T12", "L1", "L2"], seed=2)
+    film.write_dicom(tmp_path / "film.dcm")
+    (tmp_path / "blank.dcm").write_bytes(b"junk")
+    code = main(["detect", str(tmp_path / "film.dcm"), str(tmp_path / "blank.dcm"),
+                 "--levels", "T12,L1,L2", "--out", str(tmp_path / "lm")])
+    assert code == 1 and "blank.dcm" in capsys.readouterr().err
+    found = vm.read_landmarks(tmp_path / "lm" / "film.json")
+    assert found.levels == ("T12", "L1", "L2")
+    assert {p.method for p in found.provenance.values()} == {"detected"}
 
 
 def test_python_dash_m(tmp_path):
@@ -170,6 +171,9 @@ def test_demo_writes_tables_and_overlays(tmp_path, capsys):
                              "demo_images/post.dcm"}
     exact = df[df.landmark_source == "ground truth"]
     assert (exact.grade == exact.truth_grade).all()
+    # detected or refined points: the drawn fractures' height loss within 5 points
+    found = df[(df.landmark_source != "ground truth") & (df.truth_grade > 0)]
+    assert ((found.height_loss - found.truth_height_loss).abs() < 0.05).all()
     fractured = df[(df.image == "demo_images/spine.dcm") & (df.truth_grade > 0)]
     assert fractured.level.tolist() == ["T12", "L2"]
     cmp = pd.read_csv(tmp_path / "demo_compare.csv")

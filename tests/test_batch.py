@@ -5,13 +5,21 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import vcfmeasure as vm
-from tests.fixtures.batch_data import load_or_crash, load_or_exit, spine, write_case, write_dicom
+from tests.fixtures.batch_data import (
+    load_hungry,
+    load_or_crash,
+    load_or_exit,
+    spine,
+    write_case,
+    write_dicom,
+)
 from vcfmeasure import batch
 
 
@@ -138,16 +146,26 @@ def test_each_failure_is_one_error_row_and_the_rest_is_graded(archive):
     assert (df.error == "").sum() == 6
 
 
-def test_detect_gives_error_rows_when_unavailable_or_detected_rows(archive):
-    df = batch.grade_many(archive / "p1", detect=True, levels=["T12", "L1", "L2"])
-    try:
-        import vcfmeasure.detect  # noqa: F401
-    except ImportError:
-        assert df.error.str.contains("landmark detection is not available").all()
-    else:
-        ok = df[df.error == ""]
-        assert (ok.provenance == "detected").all() or df.error.ne("").all()
-    assert (df.landmarks == "").all()
+def test_detect_grades_a_synthetic_film(tmp_path):
+    from vcfmeasure.synthetic import make_spine
+
+    film = make_spine(["T12", "L1", "L2"], seed=5, deformities={"L1": ("wedge", 0.33)})
+    film.write_dicom(tmp_path / "film.dcm")
+    df = batch.grade_many(tmp_path, detect=True, levels=["T12", "L1", "L2"])
+    assert df.error.tolist() == ["", "", ""], df.error.tolist()
+    assert (df.provenance == "detected").all() and (df.landmarks == "").all()
+    assert df.confidence.between(0, 1).all()
+    l1 = df[df.level == "L1"].iloc[0]
+    assert (l1.grade, l1.deformity) == (2, "wedge")
+    assert l1.height_loss == pytest.approx(0.33, abs=0.04)
+
+
+def test_detect_unavailable_is_an_error_row_per_image(archive, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vcfmeasure.detect", None)  # as if not installed
+    df = batch.grade_many(archive / "p1", detect=True)
+    assert df.error.tolist() == [
+        "VcfMeasureError: landmark detection is not available in this installation of "
+        "vcfmeasure (vcfmeasure.detect is missing); give landmark files instead of --detect"]
 
 
 def test_spacing_override_and_manifest_spacing(archive, tmp_path):
@@ -249,6 +267,26 @@ def test_two_workers_give_the_same_bytes_and_a_crash_is_one_error_row(archive, t
     batch.grade_many(archive, out=one, parquet=False, jobs=1)
     batch.grade_many(archive, out=two, parquet=False, jobs=2)
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_memory_limit_turns_a_huge_allocation_into_an_error_row(archive, tmp_path):
+    write_case(archive / "p0", "huge")
+    df = batch.grade_many(archive, image_loader=load_hungry, jobs=2, memory_limit=2 * 2**30)
+    huge = df[df.image.str.endswith("huge.dcm")]
+    assert huge.error.tolist() == ["MemoryError: Unable to allocate 4.00 GiB for an array "
+                                   "with shape (536870912,) and data type float64"]
+    assert (df[df.image.str.endswith(("normal.dcm", "wedge.dcm"))].error == "").all()
+
+
+def test_parquet_output_resumes(archive, tmp_path):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "g.parquet"
+    full = batch.grade_many(archive, out=out)
+    batch.grade_many(archive / "p1", out=out)
+    vm.write_landmarks(spine(ha_l1=10.0), archive / "p1" / "normal.json")
+    batch.grade_many(archive, out=out, resume=True)
+    assert not (tmp_path / "g.csv").exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(out), full)
 
 
 def test_dask_local_cluster_gives_the_serial_rows(archive, tmp_path):

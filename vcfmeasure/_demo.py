@@ -5,8 +5,9 @@ files: a T10-L3 spine with a wedge and a biconcave fracture, and a pre/post kyph
 pair of an L1 wedge fracture. Each file is then loaded like any user file, its landmarks
 found (automatic detection when this installation has it; else the generator's ground
 truth moved by about 1.5 mm and pulled back onto the edges by
-:func:`vcfmeasure.refine_landmarks`; else the ground truth itself: the ``provenance``
-column and the printed notes say which), measured, graded and, for the pair, compared.
+:func:`vcfmeasure.refine_landmarks`; else the ground truth itself: the
+``landmark_source`` column and the printed notes say which), measured, graded and, for
+the pair, compared.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import numpy as np
 __all__ = ["run_demo", "DEMO_CASES"]
 
 #: name -> (kind, make_spine / make_pre_post keyword arguments).
+# Severities lie well inside the Genant bands (REFERENCE.md section 2), so that the
+# grades read from the images can be compared with the drawn ones.
 DEMO_CASES: dict[str, dict[str, Any]] = {
     "spine": {"first": "T10", "last": "L3",
               "deformities": {"T12": ("wedge", 0.32), "L2": ("biconcave", 0.45)}},
     "kyphoplasty": {"levels": ["T11", "T12", "L1", "L2", "L3"],
-                    "deformities": {"L1": ("wedge", 0.40)}, "restoration": 0.5},
+                    "deformities": {"L1": ("wedge", 0.46)}, "restoration": 0.4},
 }
 
 _SHOW = ("image", "level", "ha", "hm", "hp", "unit", "wedge_ratio", "biconcavity_ratio",
@@ -147,7 +150,9 @@ def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:
             frame = frame.join(g[[c for c in g.columns if c not in frame.columns]])
             frame.insert(0, "image", path.relative_to(out).as_posix())
             frame["landmark_source"] = source
-            frame["truth_grade"] = [synth.truth.get(lv, {}).get("grade") for lv in frame.level]
+            truth = [synth.truth.get(lv, {}) for lv in frame.level]
+            frame["truth_height_loss"] = [t.get("severity") for t in truth]
+            frame["truth_grade"] = [t.get("grade") for t in truth]
             rows.append(frame)
             png = out / f"demo_{name}.png"
             _overlay(radiograph, landmarks, grades, png, f"{name}: {notes[name].split(' (')[0]}")
@@ -168,8 +173,10 @@ def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:
         print(f"  {name}: landmarks {note}", file=stream)
     with pd.option_context("display.width", 200, "display.max_columns", 50,
                            "display.float_format", "{:.3g}".format):
-        print("\nGrades (truth_grade: what the generator drew)", file=stream)
-        print(table[[*_SHOW, "truth_grade"]].to_string(index=False), file=stream)
+        print("\nGrades (truth_grade: the grade of the deformity the generator drew)",
+              file=stream)
+        print(table[[*_SHOW, "truth_height_loss", "truth_grade"]].to_string(index=False),
+              file=stream)
         cmp = restoration.to_dataframe()
         print("\nKyphoplasty of L1, pre -> post", file=stream)
         print(cmp[["level", "unit", "ha_pre", "ha_post", "delta_ha", "restored_a",

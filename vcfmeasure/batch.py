@@ -919,9 +919,21 @@ def _missing(value: Any) -> bool:
 # ---------------------------------------------------------------------------- executors
 
 
+#: Imported by every worker process as it starts (all workers at once, not one by one
+#: inside their first input).
+_WORKER_MODULES = ("vcfmeasure.io.images", "vcfmeasure.io.landmark_files",
+                   "vcfmeasure.morphometry", "vcfmeasure.grading", "vcfmeasure.restoration",
+                   "pydicom", "jsonschema")
+
+
 def _init_worker(memory_limit: int | None) -> None:
-    """Process-pool worker set-up: leave Ctrl-C to the parent; cap the address space."""
+    """Set up a pool worker: Ctrl-C left to the parent, address space capped, imports done."""
+    import importlib
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in _WORKER_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     if memory_limit:
         import resource
 
@@ -956,15 +968,25 @@ def _run_serial(kind, tasks, opts, done):
         done(idx, _run_one(kind, task, opts))
 
 
+def _run_chunk(kind: str, tasks: list[Task], opts: _Options) -> list[str]:
+    """Several inputs in one submission: amortises the inter-process round trip."""
+    return [_run_one(kind, task, opts) for task in tasks]
+
+
+def _chunk_size(n: int, jobs: int) -> int:
+    """Up to 16 inputs per submission, small enough to keep every worker busy to the end."""
+    return max(1, min(16, n // (8 * jobs)))
+
+
 def _run_pool(kind, tasks, opts, done, *, jobs, memory_limit, max_tasks_per_child):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    queue = list(tasks)
+    size = _chunk_size(len(tasks), jobs)
+    queue = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     queue.reverse()
     suspects: list[tuple[int, Task]] = []
-    window = 4 * jobs
 
     def new_pool():
         return ProcessPoolExecutor(
@@ -975,37 +997,42 @@ def _run_pool(kind, tasks, opts, done, *, jobs, memory_limit, max_tasks_per_chil
             max_tasks_per_child=max_tasks_per_child,
         )
 
+    def submit(items: list[tuple[int, Task]], alone: bool) -> None:
+        fut = pool.submit(_run_chunk, kind, [t for _, t in items], opts)
+        pending[fut] = (items, alone)
+
     with _single_threaded_children():
         pool = new_pool()
-        pending: dict[Any, tuple[int, Task]] = {}
+        pending: dict[Any, tuple[list[tuple[int, Task]], bool]] = {}
         try:
             while queue or suspects or pending:
-                # after a crash, inputs that were in flight are retried one at a time, so
-                # the one that kills its worker is found and recorded, and no other
+                # after a crash, the inputs that were in flight are retried one at a time,
+                # so the one that kills its worker is found and recorded, and no other
                 if suspects:
                     if not pending:
-                        item = suspects.pop()
-                        pending[pool.submit(_run_one, kind, item[1], opts)] = (*item, "alone")
+                        submit([suspects.pop()], True)
                 else:
-                    while queue and len(pending) < window:
-                        item = queue.pop()
-                        pending[pool.submit(_run_one, kind, item[1], opts)] = (*item, "")
+                    while queue and len(pending) < 2 * jobs:
+                        submit(queue.pop(), False)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in finished:
-                    idx, task, mode = pending.pop(fut)
+                    items, alone = pending.pop(fut)
                     try:
-                        done(idx, fut.result())
+                        blocks = fut.result()
                     except BrokenProcessPool:
                         broken = True
-                        if mode == "alone":
-                            done(idx, _error_block(kind, task, _DIED))
+                        if alone:
+                            done(items[0][0], _error_block(kind, items[0][1], _DIED))
                         else:
-                            suspects.append((idx, task))
+                            suspects.extend(items)
+                        continue
+                    for (idx, _), block in zip(items, blocks, strict=True):
+                        done(idx, block)
                 if broken:
-                    for fut, (idx, task, _mode) in pending.items():
+                    for fut, (items, _) in pending.items():
                         fut.cancel()
-                        suspects.append((idx, task))
+                        suspects.extend(items)
                     pending.clear()
                     pool.shutdown(wait=True, cancel_futures=True)
                     pool = new_pool()

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import signal
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,11 @@ def _err(message: str) -> None:
     print(f"vcfmeasure: error: {message}", file=sys.stderr)
 
 
+def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    """Print a warning as one readable line (batch commands record them in the rows)."""
+    print(f"vcfmeasure: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM (a scheduler ending a job) like Ctrl-C: finish outputs, then stop."""
@@ -411,7 +417,6 @@ def _info_lines(meta: dict[str, Any]) -> list[str]:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     import json
-    import warnings
 
     from .io.images import read_metadata
 
@@ -421,9 +426,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 meta = dict(read_metadata(image))
-            notes = [f"{w.category.__name__}: {w.message}" for w in caught]
-            if notes:
-                meta["warnings"] = list(dict.fromkeys([*meta.get("warnings", []), *notes]))
+            # read_metadata lists its notes under "warnings"; others are added here
+            listed = [str(w) for w in meta.get("warnings", [])]
+            extra = [str(w.message) for w in caught if str(w.message) not in listed]
+            if extra:
+                meta["warnings"] = listed + extra
         except VcfMeasureError as exc:
             failed += 1
             _err(str(exc))
@@ -457,8 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["grade"])  # doctest: +SKIP
-    2
+    >>> main(["--version"])
+    vcfmeasure 0.1.0
+    0
     """
     parser = build_parser()
     try:
@@ -466,7 +474,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except _UsageError as exc:
         parser.print_usage(sys.stderr)
         _err(str(exc))

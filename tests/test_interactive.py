@@ -298,6 +298,26 @@ def test_snapping_replaces_a_completed_level_and_undo_restores_the_clicks():
     assert calls == [("L1",), ("L1",)]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.detect") is None,
+                    reason="vcfmeasure.detect (refine_landmarks) not on this branch")
+def test_snap_true_moves_sloppy_clicks_onto_the_edges():
+    from vcfmeasure.synthetic import make_spine
+
+    spine = make_spine(["T12", "L1", "L2"], seed=5, ribs=False, posterior_elements=False)
+    editor = vm.place_landmarks(spine.radiograph, ["L1"], snap=True)
+    truth = spine.landmarks["L1"]
+    clicks = truth + np.random.default_rng(1).normal(0, 3.0, (6, 2))
+    for xy in clicks:
+        editor.place(*xy)
+    snapped = editor.landmarks
+    assert snapped.provenance["L1"].method == "refined"
+    before = np.hypot(*(clicks - truth).T).mean()
+    after = np.hypot(*(snapped["L1"] - truth).T).mean()
+    assert after < 0.5 * before
+    editor.undo()
+    np.testing.assert_allclose(editor.model.points("L1"), clicks)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.detect") is not None,
                     reason="vcfmeasure.detect exists here")
 def test_snap_true_without_refine_landmarks_says_what_is_missing():

@@ -190,5 +190,6 @@ def _grade_legend(ax: Any, graded: dict[str, float]) -> None:
     if any(not np.isfinite(g) for g in graded.values()):
         handles.append(Line2D([], [], color=NO_GRADE_COLOR, marker="o", mec="black",
                               label="not graded"))
-    ax.legend(handles=handles, loc="best", fontsize=7, framealpha=0.8,
-              title="Genant height loss", title_fontsize=7)
+    # outside the image, so that it never hides a landmark
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7,
+              borderaxespad=0.0, title="Genant height loss", title_fontsize=7)

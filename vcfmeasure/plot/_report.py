@@ -21,7 +21,8 @@ _A4_PORTRAIT = (8.27, 11.69)
 def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "-"
-    return format(value + 0.0, spec)
+    text = format(value, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def report_table(morphometry: Any, grades: Any) -> tuple[list[str], list[list[str]]]:
@@ -35,6 +36,8 @@ def report_table(morphometry: Any, grades: Any) -> tuple[list[str], list[list[st
     >>> labels, rows = report_table(m, vm.grade(m))
     >>> labels[1], rows[0][:4], rows[0][-2:]
     ('Ha (mm)', ['L1', '15.0', '15.0', '15.0'], ['0', 'normal'])
+    >>> _fmt(-0.004, ".1f"), _fmt(-0.06, ".1f"), _fmt(float("nan"), ".1f")
+    ('0.0', '-0.1', '-')
     """
     unit = morphometry.unit
     labels = ["Level", f"Ha ({unit})", f"Hm ({unit})", f"Hp ({unit})", "Ha/Hp", "Hm/Hp",

@@ -347,10 +347,14 @@ def test_preloaded_provenance_is_kept_until_edited():
 def test_an_implausible_level_is_reported_in_the_title():
     editor = vm.place_landmarks(IMAGE, ["L1"])
     swapped = TRUTH["L1"][[2, 1, 0, 5, 4, 3]]  # anterior and posterior swapped: still valid
-    crossing = TRUTH["L1"][[0, 1, 2, 4, 3, 5]]  # im before ia: the outline crosses itself
+    crossing = TRUTH["L1"][[0, 1, 2, 4, 3, 5]]  # im placed before ia: not a body outline
     for xy in crossing:
         click(editor, xy)
     assert "problem: L1:" in editor.ax.get_title()
+    (outline,) = [a for a in editor.ax.lines if a.get_gid() == "vcfmeasure:L1:outline"]
+    assert matplotlib.colors.to_hex(outline.get_color()) == vm.plot.OKABE_ITO["vermillion"].lower()
+    assert editor.model.level_problem("L1").startswith("L1: ")
+    assert editor.model.level_problem("L1") in editor.ax.get_title()
     with pytest.raises(vm.LandmarkError, match="L1"):
         _ = editor.landmarks
     assert PlacementModel(["L1"], landmarks=vm.Landmarks({"L1": swapped})).problem() is None

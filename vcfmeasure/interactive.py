@@ -176,6 +176,21 @@ class PlacementModel:
             image=self.image,
         )
 
+    def level_problem(self, level: str) -> str | None:
+        """Return why a complete level alone is implausible (crossing outline...), or None.
+
+        Checks between levels (superior/inferior or anterior/posterior swapped against the
+        others) are in :meth:`problem`.
+        """
+        level = self._level(level)
+        if not self.is_complete(level):
+            return None
+        try:
+            Landmarks({level: self._xy[level]})
+        except LandmarkError as exc:
+            return str(exc)
+        return None
+
     def problem(self) -> str | None:
         """Return the validation message of the complete levels, None when plausible."""
         try:
@@ -481,15 +496,16 @@ class LandmarkEditor:
         """Update every artist from the model and ask the canvas to draw."""
         nxt = self.model.next_point()
         for lv in self._artists:
-            self._update_level(lv, current=nxt is not None and lv == nxt[0])
+            self._update_level(lv, current=nxt is not None and lv == nxt[0],
+                               problem=self.model.level_problem(lv) is not None)
         self.ax.set_title(self.title(), fontsize=9)
         self.figure.canvas.draw_idle()
 
-    def _update_level(self, level: str, *, current: bool) -> None:
+    def _update_level(self, level: str, *, current: bool, problem: bool = False) -> None:
         art = self._artists[level]
         xy = self.model.points(level)
         placed = np.isfinite(xy).all(axis=1)
-        color = self._colors["current" if current else "done"]
+        color = self._colors["problem" if problem else "current" if current else "done"]
         art["points"].set_data(xy[placed, 0], xy[placed, 1])
         art["points"].set_markerfacecolor(color)
         outline = np.vstack([xy, xy[:1]]) if placed.all() else xy[placed]

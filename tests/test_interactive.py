@@ -404,3 +404,21 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_allclose(other.landmarks.array, editor.landmarks.array)
     other.undo()
     assert other.model.next_point() == ("T12", 0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.io.landmark_files") is None,
+                    reason="landmark files (read_landmarks/write_landmarks) not on this branch")
+def test_saved_file_names_the_image_it_belongs_to(tmp_path):
+    from vcfmeasure.synthetic import make_spine
+
+    spine = make_spine(["L1"], seed=2, ribs=False, posterior_elements=False)
+    image = vm.load_image(spine.write_dicom(tmp_path / "film.dcm"))
+    editor = vm.place_landmarks(image, ["L1"])
+    for xy in spine.landmarks["L1"]:
+        editor.place(*xy)
+    editor.save(tmp_path / "film.json")
+    ref = vm.read_landmarks(tmp_path / "film.json").image
+    assert ref["path"] == str(tmp_path / "film.dcm")
+    assert ref["sop_instance_uid"] == image.metadata["sop_instance_uid"]
+    assert tuple(ref["shape"]) == image.shape
+    assert tuple(ref["spacing"]) == pytest.approx(image.spacing)

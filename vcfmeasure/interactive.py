@@ -316,6 +316,21 @@ def _default_refiner() -> Callable[..., Landmarks]:
     return refine_landmarks
 
 
+def _image_reference(radiograph: Any) -> dict[str, Any] | None:
+    """What the landmark files record about the image (path, UID, shape, spacing)."""
+    if not hasattr(radiograph, "spacing_source"):
+        return None
+    ref: dict[str, Any] = {"shape": [int(n) for n in radiograph.shape],
+                           "spacing": list(radiograph.spacing) if radiograph.spacing else None,
+                           "spacing_source": radiograph.spacing_source}
+    if radiograph.path:
+        ref["path"] = str(radiograph.path)
+    uid = radiograph.metadata.get("sop_instance_uid")
+    if uid:
+        ref["sop_instance_uid"] = str(uid)
+    return ref
+
+
 class LandmarkEditor:
     """A matplotlib figure for placing and correcting six landmarks per vertebra.
 
@@ -350,8 +365,8 @@ class LandmarkEditor:
 
         self.model = PlacementModel(levels, landmarks=landmarks)
         self.radiograph = radiograph
-        if self.model.image is None and getattr(radiograph, "path", None):
-            self.model.image = {"path": radiograph.path, "shape": list(radiograph.shape)}
+        if self.model.image is None:
+            self.model.image = _image_reference(radiograph)
         self._refine = _refiner(snap)
         self.figure = plt.figure(figsize=figsize, layout="constrained")
         self.ax = self.figure.add_subplot()

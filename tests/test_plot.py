@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -43,7 +44,7 @@ def test_import_vcfmeasure_does_not_import_matplotlib():
         "import sys, vcfmeasure as vm; vm.Landmarks; vm.measure; "
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=".")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
 def test_plot_landmarks_markers_sit_exactly_on_each_landmark(spine):

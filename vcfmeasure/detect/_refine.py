@@ -1,0 +1,518 @@
+"""Semi-automatic refinement: move approximate landmarks onto the body edges.
+
+Method (per vertebra, two passes, the second in a narrower window around the first):
+
+1. Each of the four sides of the body (superior endplate, anterior wall, inferior
+   endplate, posterior wall) is sampled by intensity profiles perpendicular to the side's
+   chord, across a window of ``+-search`` around the current outline.
+2. On each profile the edge is the steepest fall of brightness walking outwards whose
+   outer side is dark (disc or soft tissue). That test rejects the inner edge of cement
+   (its outer side is bright cortex), the far cortex of the neighbouring vertebra and
+   trabecular texture; the steepest-gradient point of a blurred step is unbiased, and it
+   is located to a fraction of a pixel by a parabola through the gradient peak.
+3. Double endplate contours (two falls of about half the wall's edge strength, at a
+   consistent separation) are replaced by the line midway between them (REFERENCE.md §1).
+4. Each side is fitted, robustly, by local weighted quadratics of the outward offset
+   against the position along the chord: corners are the intersections of an endplate
+   fit and a wall fit (the body corner at the endplate cortex; the posterior elements and
+   anything beyond the wall lie outside the fitted range), middle points are where the
+   endplate fit crosses the perpendicular bisector of the refined corners, so a
+   depressed endplate lowers Hm.
+5. A point whose fit rests on too few edges, or that would move further than the search
+   radius, keeps its input position; its confidence is 0 and the vertebra is flagged
+   ``needs_review``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._errors import LandmarkError, SpacingError
+from ..landmarks import Landmarks, Provenance
+from ..radiograph import Radiograph
+
+__all__ = ["refine_landmarks"]
+
+SP, SM, SA, IA, IM, IP = range(6)
+_TOOL = "vcfmeasure.refine"
+
+
+# --------------------------------------------------------------------------- profiles
+def _shift(a, d):
+    """``out[:, i] = a[:, i + d]``, edge values repeated beyond the ends."""
+    if d == 0:
+        return a
+    if d > 0:
+        return np.concatenate([a[:, d:], np.repeat(a[:, -1:], d, axis=1)], axis=1)
+    return np.concatenate([np.repeat(a[:, :1], -d, axis=1), a[:, :d]], axis=1)
+
+
+class _Profiles:
+    """Intensity profiles ``origins + s * dirs`` and the edge candidates on them.
+
+    A candidate is a local maximum of the outward fall of brightness ``g`` whose outer
+    side reaches the darkest level within ``reach`` beyond it (so the inner edge of a
+    double contour, of cement or of the neighbour's cortex is not one), and whose
+    inner side stays bright for ``reach`` (so the far cortex of the neighbouring body,
+    seen across the disc, is not one either). All lengths in pixels.
+    """
+
+    def __init__(self, img, origins, dirs, half, step, sigma, gap, reach):
+        from scipy import ndimage
+
+        self.s = np.arange(-half, half + 0.5 * step, step)
+        self.step = step
+        pts = origins[:, None, :] + self.s[None, :, None] * dirs[:, None, :]
+        prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
+        prof = ndimage.gaussian_filter1d(prof, sigma / step, axis=1, mode="nearest")
+        self.g = g = -np.gradient(prof, step, axis=1)
+        k = max(int(round(gap / step)), 1)
+        m = max(int(round(reach / step)), 2)
+        self.outside = _shift(prof, k)
+        self.amp = _shift(prof, -k) - self.outside
+        first = ndimage.minimum_filter1d(prof, m, axis=1, origin=-(m // 2), mode="nearest")
+        beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
+        within = _shift(first, -(k + m - 1))  # darkest level in [i - k - m + 1, i - k]
+        self.dark = prof.min(axis=1, keepdims=True)
+        self.span = prof.max(axis=1) - self.dark[:, 0]
+        peak = np.zeros_like(g, dtype=bool)
+        peak[:, 1:-1] = (g[:, 1:-1] >= g[:, :-2]) & (g[:, 1:-1] > g[:, 2:]) & (g[:, 1:-1] > 0)
+        self.peak = peak
+        amp = self.amp
+        self.cand = (
+            peak
+            & (amp > 0)
+            & (self.outside - beyond < 0.4 * amp)
+            & (within - self.outside > 0.15 * amp)
+        )
+
+    def outermost(self, mask):
+        """Index of the outermost sample where ``mask`` holds, -1 where none."""
+        idx = np.arange(self.s.size)[None, :]
+        return np.where(mask, idx, -1).max(axis=1)
+
+    def reference(self):
+        """Per-profile amplitude of the outermost fair candidate (nan where none)."""
+        best = self.outermost(self.cand & (self.amp >= 0.1 * self.span[:, None]))
+        rows = np.arange(best.size)
+        return np.where(best >= 0, self.amp[rows, np.maximum(best, 0)], np.nan)
+
+    def edges(self, ref):
+        """Outer body edge per profile, given each profile's bone edge amplitude ``ref``.
+
+        Returns
+        -------
+        edge : (P,) sub-sample position along the profile (nan where none)
+        amp : (P,) brightness step across it
+        partner : (P,) distance (px) to a second fall inside it of at least half its
+            gradient, nan if none (a double contour candidate)
+        """
+        ref = ref[:, None]
+        g, s, step = self.g, self.s, self.step
+        idx = np.arange(s.size)[None, :]
+        strong = self.cand & (self.amp >= 0.4 * ref)
+        strongest = np.argmax(np.where(strong, self.amp, -np.inf), axis=1)[:, None]
+        # the neighbour's endplate: a steep rise out of a dark (disc) level, outside the
+        # strongest fall; nothing beyond it belongs to this body
+        rise = np.zeros_like(self.peak)
+        rise[:, 1:-1] = (g[:, 1:-1] <= g[:, :-2]) & (g[:, 1:-1] < g[:, 2:])
+        rise &= (-self.amp >= 0.4 * ref) & (self.outside + self.amp <= self.dark + 0.3 * ref)
+        block = np.where(rise & (idx > strongest), idx, s.size).min(axis=1)[:, None]
+        ok = strong & (idx < block) & (self.outside - self.dark <= 0.5 * ref)
+        best = self.outermost(ok)
+        found = best >= 0
+        rows = np.arange(best.size)
+        b = np.clip(best, 1, s.size - 2)
+        g0, g1, g2 = g[rows, b - 1], g[rows, b], g[rows, b + 1]
+        den = g0 - 2 * g1 + g2
+        frac = np.where(den < 0, 0.5 * (g0 - g2) / np.where(den < 0, den, -1.0), 0.0)
+        edge = np.where(found, s[b] + np.clip(frac, -0.5, 0.5) * step, np.nan)
+        amp = np.where(found, self.amp[rows, b], np.nan)
+        second = self.peak & (g >= 0.5 * g1[:, None]) & (idx < b[:, None] - 1)
+        inner = np.where(second, idx, -1).max(axis=1)
+        partner = np.where(found & (inner >= 0), s[b] - s[np.maximum(inner, 0)], np.nan)
+        return edge, amp, partner
+
+
+# --------------------------------------------------------------------------- fitting
+def _despike(o, tol):
+    """Drop (set nan) offsets further than ``tol`` px from the running median of five."""
+    if o.size < 5:
+        return o
+    pad = np.pad(o, 2, constant_values=np.nan)
+    win = np.lib.stride_tricks.sliding_window_view(pad, 5)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(win, axis=1)
+    return np.where(np.abs(o - med) <= tol, o, np.nan)
+
+
+def _local_quadratic(t, o, t0, h, deg=2):
+    """Robust weighted polynomial fit of ``o(t)`` around ``t0`` (tricube, bandwidth h).
+
+    Returns the coefficients (highest power first, in ``t - t0``), the weighted RMS
+    residual and the effective number of points; None when too few points.
+    """
+    ok = np.isfinite(o)
+    t, o = t[ok], o[ok]
+    x = t - t0
+    w = np.clip(1 - np.abs(x / h) ** 3, 0, None) ** 3
+    use = w > 0
+    if use.sum() < deg + 3:
+        return None
+    x, o, w = x[use], o[use], w[use]
+    coef = None
+    robust = np.ones_like(w)
+    for _ in range(4):
+        ww = np.sqrt(w * robust)
+        A = np.vander(x, deg + 1) * ww[:, None]
+        coef, *_ = np.linalg.lstsq(A, o * ww, rcond=None)
+        res = o - np.polyval(coef, x)
+        scale = 1.4826 * np.median(np.abs(res)) + 1e-3
+        robust = np.clip(1 - (res / (4.0 * scale)) ** 2, 0, None) ** 2
+    wr = w * robust
+    inl = robust > 0
+    spread = 1.4826 * float(np.median(np.abs(res[inl]))) if inl.any() else np.inf
+    return coef, spread, float(wr.sum() / max(w.max(), 1e-9))
+
+
+class _Side:
+    """One side of a body: a chord frame and the edge offsets measured along it."""
+
+    def __init__(self, p0, p1, inward_hint):
+        self.p0 = np.asarray(p0, float)
+        d = np.asarray(p1, float) - self.p0
+        self.length = float(np.hypot(*d))
+        self.a = d / self.length
+        nrm = np.array([-self.a[1], self.a[0]])
+        if nrm @ (np.asarray(inward_hint, float) - self.p0) > 0:
+            nrm = -nrm
+        self.out = nrm  # unit, pointing away from the body
+        self.t = np.zeros(0)
+        self.o = np.zeros(0)
+        self.amp = np.zeros(0)
+        self.partner = np.zeros(0)
+
+    def point(self, t, o):
+        return self.p0 + np.multiply.outer(t, self.a) + np.multiply.outer(o, self.out)
+
+    def coords(self, p):
+        r = np.asarray(p, float) - self.p0
+        return r @ self.a, r @ self.out
+
+
+# --------------------------------------------------------------------------- per vertebra
+def _sides(pts):
+    centre = pts.mean(axis=0)
+    return {
+        "sup": _Side(pts[SP], pts[SA], centre),
+        "ant": _Side(pts[SA], pts[IA], centre),
+        "inf": _Side(pts[IP], pts[IA], centre),
+        "post": _Side(pts[SP], pts[IP], centre),
+    }
+
+
+def _prior_offsets(side, t, mid):
+    """Return prior outward offsets of the profile centres.
+
+    A parabola through the chord ends and the given middle point for endplates, zero for
+    walls.
+    """
+    if mid is None:
+        return np.zeros_like(t)
+    tm, om = side.coords(mid)
+    u = np.clip(tm / side.length, 0.05, 0.95)
+    # o(t) = c * t (L - t), through o(L u) = om
+    c = om / (side.length**2 * u * (1 - u))
+    return c * t * (side.length - t)
+
+
+def _sample_plan(all_pts, n_end, n_wall):
+    """Profile origins and directions for every side of every vertebra."""
+    plan = []
+    for pts in all_pts:
+        sides = _sides(pts)
+        for name, side in sides.items():
+            n = n_end if name in ("sup", "inf") else n_wall
+            frac = np.linspace(0.06, 0.94, n)
+            t = frac * side.length
+            mid = pts[SM] if name == "sup" else pts[IM] if name == "inf" else None
+            # centre each profile between the chord and the curve through the given
+            # middle point, so that a misplaced middle point cannot hide the edge
+            o = 0.5 * _prior_offsets(side, t, mid)
+            plan.append((side, t, side.point(t, o), o))
+    return plan
+
+
+def _measure(img, all_pts, half, sigma, gap, n_end, n_wall):
+    plan = _sample_plan(all_pts, n_end, n_wall)
+    half = half + max(float(np.abs(p[3]).max()) for p in plan)
+    origins = np.concatenate([p[2] for p in plan])
+    dirs = np.concatenate([np.repeat(p[0].out[None], len(p[1]), axis=0) for p in plan])
+    prof = _Profiles(img, origins, dirs, half, 0.25, sigma, gap, 4 * gap)
+    # each vertebra's bone edge strength: median over its profiles of the outermost edge
+    per_vertebra = np.array([len(p[1]) for p in plan]).reshape(-1, 4).sum(axis=1)
+    owner = np.repeat(np.arange(per_vertebra.size), per_vertebra)
+    first = prof.reference()
+    ref = np.array([np.nanmedian(first[owner == v]) if np.isfinite(first[owner == v]).any()
+                    else np.inf for v in range(per_vertebra.size)])
+    edge, amp, partner = prof.edges(ref[owner])
+    i = 0
+    out = []
+    for side, t, _, o in plan:
+        n = len(t)
+        side.t, side.o = t, _despike(o + edge[i : i + n], max(3.0, 0.6 * gap))
+        side.amp, side.partner = amp[i : i + n], partner[i : i + n]
+        out.append(side)
+        i += n
+    return [dict(zip(("sup", "ant", "inf", "post"), out[j : j + 4], strict=True))
+            for j in range(0, len(out), 4)]
+
+
+def _midway(sides, px_mm):
+    """Apply the midway rule to endplates that show a double contour."""
+    walls = np.concatenate([sides["ant"].amp, sides["post"].amp])
+    walls = walls[np.isfinite(walls)]
+    if walls.size < 4:
+        return
+    ref = float(np.median(walls))
+    for name in ("sup", "inf"):
+        side = sides[name]
+        ok = np.isfinite(side.o)
+        if ok.sum() < 6:
+            continue
+        seps = side.partner[ok]
+        have = np.isfinite(seps) & (seps > 0.4 / px_mm) & (seps < 4.0 / px_mm)
+        if have.mean() < 0.5:
+            continue
+        sep = np.median(seps[have])
+        mad = np.median(np.abs(seps[have] - sep))
+        strength = float(np.median(side.amp[ok]))
+        if mad < 0.35 / px_mm and strength < 0.75 * ref:
+            side.o = side.o - 0.5 * sep
+
+
+def _fit_at(side, t0, h):
+    """Fit a side's edge offsets around ``t0``, wider and straighter where edges are sparse.
+
+    Returns (coefficients in ``t - t0``, spread px, weight) or None.
+    """
+    for deg, scale, penalty in ((2, 1.0, 1.0), (1, 2.0, 0.7), (1, 4.0, 0.5)):
+        fit = _local_quadratic(side.t, side.o, t0, h * scale, deg)
+        if fit is not None:
+            coef, spread, n_eff = fit
+            return coef, spread, n_eff * penalty
+    return None
+
+
+def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
+    """Corner: where an endplate fit meets a wall fit (alternating projections)."""
+    fp = _fit_at(plate, t_plate, h_plate)
+    fw = _fit_at(wall, t_wall, h_wall)
+    if fp is None or fw is None:
+        return None, 0.0
+    cp, rp, np_ = fp
+    cw, rw, nw = fw
+    q = plate.point(t_plate, np.polyval(cp, 0.0))
+    for _ in range(8):
+        tw, _ = wall.coords(q)
+        q = wall.point(tw, np.polyval(cw, tw - t_wall))
+        tp, _ = plate.coords(q)
+        q = plate.point(tp, np.polyval(cp, tp - t_plate))
+    conf = min(np_, nw) / 6.0
+    return q, float(np.clip(conf, 0, 1) * math.exp(-((max(rp, rw) / tol) ** 2)))
+
+
+def _middle(plate, c0, c1, h, tol):
+    """Where the endplate fit crosses the perpendicular bisector of the corners."""
+    mid = 0.5 * (c0 + c1)
+    chord = c1 - c0
+    nrm = np.array([-chord[1], chord[0]]) / np.hypot(*chord)
+    tm, _ = plate.coords(mid)
+    fit = _fit_at(plate, tm, h)
+    if fit is None:
+        return None, 0.0
+    coef, spread, n_eff = fit
+    q = mid
+    for _ in range(8):
+        tq, _ = plate.coords(q)
+        on = plate.point(tq, np.polyval(coef, tq - tm))
+        q = mid + ((on - mid) @ nrm) * nrm
+    return q, float(np.clip(n_eff / 6.0, 0, 1) * math.exp(-((spread / tol) ** 2)))
+
+
+def _refine_one(sides, px_mm):
+    """Six refined points and their confidences from measured sides."""
+    sup, ant, inf, post = sides["sup"], sides["ant"], sides["inf"], sides["post"]
+    hc_p, hc_w = 0.45, 0.45
+    tol = max(0.3 / px_mm, 1.5)  # edge scatter (px) at which confidence falls to 1/e
+    corners = {}
+    conf = np.zeros(6)
+    specs = {
+        SP: (sup, post, 0.0, 0.0),
+        SA: (sup, ant, 1.0, 0.0),
+        IA: (inf, ant, 1.0, 1.0),
+        IP: (inf, post, 0.0, 1.0),
+    }
+    for idx, (plate, wall, fp, fw) in specs.items():
+        q, c = _intersect(
+            plate, wall, fp * plate.length, fw * wall.length,
+            hc_p * plate.length, hc_w * wall.length, tol,
+        )
+        corners[idx] = q
+        conf[idx] = c
+    out = np.full((6, 2), np.nan)
+    for idx, q in corners.items():
+        if q is not None:
+            out[idx] = q
+    for idx, plate, c0, c1 in ((SM, sup, SP, SA), (IM, inf, IP, IA)):
+        if corners[c0] is None or corners[c1] is None:
+            continue
+        q, c = _middle(plate, corners[c0], corners[c1], 0.25 * plate.length, tol)
+        if q is not None:
+            out[idx] = q
+            conf[idx] = min(c, conf[c0], conf[c1]) if c > 0 else 0.0
+    return out, conf
+
+
+def _spacing_mm(radiograph, xy):
+    if radiograph.spacing is not None:
+        return math.sqrt(radiograph.spacing[0] * radiograph.spacing[1]), True
+    # no spacing: take the body size as the ruler (a body is ~25 mm tall)
+    hp = np.hypot(*(xy[:, SP] - xy[:, IP]).T)
+    ha = np.hypot(*(xy[:, SA] - xy[:, IA]).T)
+    size = float(np.median(np.concatenate([hp, ha])))
+    if not size > 0:
+        raise SpacingError("cannot refine: no spacing and the bodies have no size")
+    return 25.0 / size, False
+
+
+def refine_landmarks(
+    radiograph: Radiograph,
+    landmarks: Landmarks,
+    *,
+    search_mm: float = 5.0,
+    passes: int = 2,
+    min_confidence: float = 0.25,
+    double_contours: bool = True,
+) -> Landmarks:
+    """Move approximate six-point landmarks onto the body edges they belong to.
+
+    Corners go to the body corner at the endplate cortex (the intersection of the
+    endplate edge and the wall edge, so osteophytes and posterior elements beyond the
+    walls do not pull them); middle points go onto the (possibly depressed) endplate
+    contour on the perpendicular bisector of the corners; double endplate contours are
+    split midway (REFERENCE.md section 1). Positions are sub-pixel. See the module
+    docstring of ``vcfmeasure.detect._refine`` for the method.
+
+    Parameters
+    ----------
+    radiograph : Radiograph
+        Bone bright, as loaded by :func:`vcfmeasure.load_image`.
+    landmarks : Landmarks
+        Approximate points (clicks within ~3 mm, another tool's output).
+    search_mm : float
+        How far (mm, in the patient plane) an edge is looked for on each side of the
+        given outline. Without a spacing the radiograph's scale is taken from the
+        bodies themselves: the median anterior/posterior height in pixels is taken as
+        25 mm, so the search radius in px is ``search_mm / 25 * median height``.
+    passes : int
+        Refinement passes; the second searches within 2 mm of the first's result.
+    min_confidence : float
+        A point with a lower confidence (0-1) keeps its input position.
+    double_contours : bool
+        Apply the midway rule where an endplate shows two contours.
+
+    Returns
+    -------
+    Landmarks
+        The refined points, provenance ``method="refined"``, ``tool="vcfmeasure.refine"``,
+        ``point_confidence`` per point (0 where the point kept its input position),
+        ``confidence`` the smallest of them, and ``needs_review=True`` for a vertebra
+        with a point that could not be improved.
+
+    Raises
+    ------
+    LandmarkError
+        If ``landmarks`` is empty.
+
+    References
+    ----------
+    REFERENCE.md section 1 (placement rules: corners at the endplate cortex excluding
+    osteophytes and posterior elements; middle points on the contour; midway rule) and
+    section 6 (the precision the refinement aims at).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vcfmeasure.synthetic import make_spine
+    >>> spine = make_spine(["L1", "L2"], seed=0)
+    >>> rng = np.random.default_rng(1)
+    >>> clicks = spine.landmarks.map_points(lambda xy: xy + rng.normal(0, 8, xy.shape))
+    >>> refined = refine_landmarks(spine.radiograph, clicks)
+    >>> err = np.hypot(*(refined.array - spine.landmarks.array).reshape(-1, 2).T)
+    >>> bool(np.median(err) * spine.radiograph.spacing[0] < 0.3)
+    True
+    >>> refined.provenance["L1"].method
+    'refined'
+    """
+    if len(landmarks) == 0:
+        raise LandmarkError("refine_landmarks: no levels to refine")
+    xy0 = np.array(landmarks.array, dtype=float)
+    img = np.asarray(radiograph.pixels, dtype=np.float32)
+    px_mm, _ = _spacing_mm(radiograph, xy0)
+    search_px = search_mm / px_mm
+    sigma = max(0.08 / px_mm, 0.8)
+    gap = max(0.5 / px_mm, 2.0)
+    xy = xy0.copy()
+    conf = np.zeros(xy.shape[:2])
+    passes = max(int(passes), 1)
+    for k in range(passes):
+        half = search_px if k == 0 else min(search_px, 2.0 / px_mm)
+        n_end, n_wall = (24, 16) if k == 0 else (48, 28)
+        measured = _measure(img, xy, half, sigma, gap, n_end, n_wall)
+        new = np.empty_like(xy)
+        for i, sides in enumerate(measured):
+            if double_contours:
+                _midway(sides, px_mm)
+            pts, c = _refine_one(sides, px_mm)
+            moved = np.hypot(*(pts - xy0[i]).T)
+            bad = ~np.isfinite(pts).all(axis=1) | (moved > search_px)
+            if k == passes - 1:
+                bad |= c < min_confidence
+            pts[bad] = (xy if k < passes - 1 else xy0)[i][bad]
+            c[bad] = 0.0
+            new[i], conf[i] = pts, c
+        xy = new
+    return _record(landmarks, xy0, xy, conf)
+
+
+def _record(landmarks, xy0, xy, conf):
+    provenance = {}
+    points = {}
+    for i, level in enumerate(landmarks.levels):
+        pts = xy[i]
+        review = bool((conf[i] == 0).any())
+        try:
+            Landmarks({level: pts})
+        except LandmarkError:
+            pts, review = xy0[i], True
+            conf[i] = 0.0
+        points[level] = pts
+        provenance[level] = Provenance(
+            "refined",
+            tool=_TOOL,
+            confidence=float(conf[i].min()),
+            point_confidence=tuple(float(c) for c in conf[i]),
+            needs_review=review,
+            note="points kept where confidence is 0" if review else None,
+        )
+    try:
+        return Landmarks(points, provenance=provenance, image=landmarks.image)
+    except LandmarkError:
+        return Landmarks(points, provenance=provenance, image=landmarks.image, validate=False)

@@ -1,0 +1,26 @@
+"""Synthetic lateral thoraco-lumbar radiographs with exact six-point ground truth.
+
+A test ground for placement, detection and grading: any contiguous range of T4-L5 with
+level-appropriate body sizes, cortical rim and endplates, trabecular texture, endplate
+concavity, discs, kyphosis and lordosis, posterior elements, ribs and soft tissue, either
+film orientation, in-plane rotation, magnification and pixel spacing, blur and noise,
+osteoporotic contrast, double endplate contours, wedge/biconcave/crush deformities and
+cemented (vertebroplasty/kyphoplasty) vertebrae. See ``docs/synthetic.md``.
+
+>>> from vcfmeasure import synthetic
+>>> spine = synthetic.make_spine(["L1", "L2"], seed=0)
+>>> spine.landmarks.levels
+('L1', 'L2')
+"""
+
+from ._anatomy import LEVEL_TABLE
+from ._spine import DEFORMITY_TYPES, SyntheticSpine, expected_grade, make_pre_post, make_spine
+
+__all__ = [
+    "DEFORMITY_TYPES",
+    "LEVEL_TABLE",
+    "SyntheticSpine",
+    "expected_grade",
+    "make_pre_post",
+    "make_spine",
+]

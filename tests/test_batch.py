@@ -329,6 +329,19 @@ def test_compare_many_per_patient(tmp_path):
     assert len(p2) == 1 and "0 'post' images" in p2.error.iloc[0]
 
 
+def test_compare_many_with_follow_up(tmp_path):
+    for name, ha in (("pre", 16.0), ("post", 22.0), ("fu", 17.0)):
+        write_case(tmp_path, name, ha_l1=ha)
+    m = tmp_path / "m.csv"
+    m.write_text("image,patient,time_point,treated\n"
+                 "fu.dcm,P3,follow-up,L1\npost.dcm,P3,post,L1\npre.dcm,P3,baseline,L1\n")
+    row = batch.compare_many(m).set_index("level").loc["L1"]
+    assert Path(row.follow_up_image).name == "fu.dcm"
+    # Ha falls 22 -> 17 px after the procedure: (22 - 17) / 22 = 0.23 >= 0.15, re-collapse
+    assert row.loss_a == pytest.approx(5 / 22)
+    assert bool(row.recollapse) and row.grade_fu == 3
+
+
 # ------------------------------------------------------------------ journal format
 
 

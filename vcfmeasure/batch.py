@@ -1230,7 +1230,7 @@ def grade_many(
         or ``"i/n"``, 1-based), ``client`` (a ``dask.distributed.Client``) or
         ``scheduler`` (its address), ``progress`` (tqdm bar), ``memory_limit`` (bytes of
         address space per worker process), ``max_tasks_per_child`` (workers are replaced
-        after this many inputs, default 100).
+        after this many submissions of up to 16 inputs each, default 100).
 
     Returns
     -------

@@ -245,12 +245,7 @@ def test_shard_outputs_merge_into_the_full_output(archive, tmp_path):
     for i in (1, 2):
         parts.append(tmp_path / f"s{i}.csv")
         batch.grade_many(archive, out=parts[-1], shard=(i, 2), parquet=False)
-    merged = batch._frame(batch.merge_outputs(parts, tmp_path / "m.csv").read_text(),
-                          batch.GRADE_COLUMNS)
-    expected = batch._frame(full.read_text(), batch.GRADE_COLUMNS)
-    key = ["image", "level"]
-    pd.testing.assert_frame_equal(merged.sort_values(key).reset_index(drop=True),
-                                  expected.sort_values(key).reset_index(drop=True))
+    assert batch.merge_outputs(parts, tmp_path / "m.csv").read_bytes() == full.read_bytes()
 
 
 # ------------------------------------------------------------------ workers

@@ -168,6 +168,11 @@ def test_detect_unavailable_is_an_error_row_per_image(archive, monkeypatch):
         "vcfmeasure (vcfmeasure.detect is missing); give landmark files instead of --detect"]
 
 
+def test_unknown_reference_fails_before_any_input(archive):
+    with pytest.raises(vm.VcfMeasureError, match="reference 'genant' is not one of radelement"):
+        batch.grade_many(archive, reference="genant")
+
+
 def test_spacing_override_and_manifest_spacing(archive, tmp_path):
     df = batch.grade_many(archive / "p1", spacing=0.1)
     assert df.ha.tolist() == pytest.approx([3.0, 3.0, 3.0])

@@ -47,6 +47,8 @@ __all__ = [
     "collect_inputs",
     "read_manifest",
     "shard_of",
+    "parse_shard",
+    "group_patients",
     "merge_outputs",
     "Task",
     "BatchSummary",
@@ -1265,7 +1267,13 @@ def grade_many(
 
 def _many(kind: str, inputs: Any, *, landmarks: Any, detect: bool, levels: Any, spacing: Any,
           reference: str, image_loader: Any, run: dict[str, Any]):
+    from .grading import REFERENCE_STRATEGIES
+
     settings = _common_kwargs(run)
+    if reference not in REFERENCE_STRATEGIES:  # a usage error: fail before any input
+        raise VcfMeasureError(
+            f"reference {reference!r} is not one of {', '.join(REFERENCE_STRATEGIES)}"
+        )
     tasks = _as_tasks(inputs, landmarks=landmarks, detect=detect)
     if kind == "compare" and tasks and not any(t.members for t in tasks):
         tasks = group_patients(tasks)

@@ -27,21 +27,16 @@ from vcfmeasure.synthetic import make_spine  # noqa: E402
 
 
 def overlay_figure(path: Path) -> Path:
-    """A graded T10-L3 synthetic film: the overlay beside the ratio chart."""
+    """A graded T10-L3 synthetic film: six points, outline and heights per vertebra."""
     spine = make_spine(
         first="T10", last="L3", seed=7,
         deformities={"T12": ("biconcave", 0.22), "L1": ("wedge", 0.35)},
     )
-    morph = vm.measure(spine.landmarks, spacing=spine.radiograph)
-    grades = vm.grade(morph)
-    fig = plt.figure(figsize=(9.0, 5.6), layout="constrained")
-    grid = fig.add_gridspec(1, 2, width_ratios=[1.0, 1.25])
-    ax_img = fig.add_subplot(grid[0])
-    ax_bar = fig.add_subplot(grid[1])
-    vm.plot_landmarks(spine.radiograph, spine.landmarks, ax=ax_img, grades=grades,
-                      title="synthetic lateral radiograph, graded")
-    vm.plot.plot_ratios(morph, grades=grades, ax=ax_bar)
-    fig.savefig(path, dpi=90)
+    grades = vm.grade(vm.measure(spine.landmarks, spacing=spine.radiograph))
+    fig, ax = plt.subplots(figsize=(6.4, 6.4), layout="constrained")
+    vm.plot_landmarks(spine.radiograph, spine.landmarks, ax=ax, grades=grades,
+                      title="Synthetic lateral radiograph, graded by vcfmeasure")
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 

@@ -138,19 +138,59 @@ def test_drag_moves_a_point_and_one_undo_restores_it():
     np.testing.assert_allclose(shown_points(editor, "L1"), TRUTH["L1"], atol=1e-9)
 
 
-def test_press_on_a_point_without_moving_changes_nothing():
+def test_a_drag_blits_only_the_moving_level():
+    editor = vm.place_landmarks(IMAGE, ["T12", "L1"])
+    place_level(editor, "T12")
+    place_level(editor, "L1")
+    (points,) = [a for a in editor.ax.lines if a.get_gid() == "vcfmeasure:L1:points"]
+    (other,) = [a for a in editor.ax.lines if a.get_gid() == "vcfmeasure:T12:points"]
+    start = TRUTH["L1"][3]
+    mouse(editor, "button_press_event", start)
+    mouse(editor, "motion_notify_event", start + (5.0, 5.0))
+    assert points.get_animated() and not other.get_animated()
+    assert editor._background is not None
+    np.testing.assert_allclose(points.get_xydata()[3], start + (5.0, 5.0), atol=1e-9)
+    mouse(editor, "button_release_event", start + (6.0, 6.0))
+    assert not points.get_animated() and editor._background is None
+    np.testing.assert_allclose(editor.model.points("L1")[3], start + (6.0, 6.0), atol=1e-9)
+
+
+def test_a_click_on_a_placed_point_is_a_click_not_a_drag():
+    editor = vm.place_landmarks(IMAGE, ["T12", "L1"])
+    place_level(editor, "T12")
+    # L1 sp lies one disc below T12 ip; a click right on T12 ip still places L1 sp
+    click(editor, TRUTH["T12"][5])
+    np.testing.assert_allclose(editor.model.points("L1")[0], TRUTH["T12"][5], atol=1e-9)
+    np.testing.assert_allclose(editor.model.points("T12"), TRUTH["T12"], atol=1e-9)
+    editor.undo()
+    assert editor.model.next_point() == ("L1", 0)
+
+
+def test_press_and_release_apart_without_motion_events_moves_the_point():
     editor = vm.place_landmarks(IMAGE, ["L1"])
     place_level(editor, "L1")
-    click(editor, TRUTH["L1"][0])
+    mouse(editor, "button_press_event", TRUTH["L1"][4])
+    mouse(editor, "button_release_event", TRUTH["L1"][4] + (0.0, 8.0))
+    np.testing.assert_allclose(editor.model.points("L1")[4], TRUTH["L1"][4] + (0.0, 8.0))
+    editor.undo()
     np.testing.assert_allclose(editor.model.points("L1"), TRUTH["L1"], atol=1e-9)
-    editor.undo()  # the last step is still the sixth click
-    assert editor.model.next_point() == ("L1", 5)
 
 
-def test_click_in_empty_space_when_all_is_placed_explains():
+def test_a_wobble_within_the_click_tolerance_is_still_a_click():
+    editor = vm.place_landmarks(IMAGE, ["L1"])
+    x, y = _display(editor, TRUTH["L1"][0])
+    canvas = editor.figure.canvas
+    for name, dx in (("button_press_event", 0), ("motion_notify_event", 2),
+                     ("button_release_event", 3)):
+        canvas.callbacks.process(name, MouseEvent(name, canvas, x + dx, y, button=1))
+    assert editor.model.next_point() == ("L1", 1)
+
+
+def test_a_click_when_all_is_placed_changes_nothing_and_explains():
     editor = vm.place_landmarks(IMAGE, ["L1"])
     place_level(editor, "L1")
     click(editor, (3, 3))
+    click(editor, TRUTH["L1"][0])
     np.testing.assert_allclose(editor.model.points("L1"), TRUTH["L1"], atol=1e-9)
     assert "every point is placed" in editor.ax.get_title()
 
@@ -258,6 +298,26 @@ def test_snapping_replaces_a_completed_level_and_undo_restores_the_clicks():
     assert calls == [("L1",), ("L1",)]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.detect") is None,
+                    reason="vcfmeasure.detect (refine_landmarks) not on this branch")
+def test_snap_true_moves_sloppy_clicks_onto_the_edges():
+    from vcfmeasure.synthetic import make_spine
+
+    spine = make_spine(["T12", "L1", "L2"], seed=5, ribs=False, posterior_elements=False)
+    editor = vm.place_landmarks(spine.radiograph, ["L1"], snap=True)
+    truth = spine.landmarks["L1"]
+    clicks = truth + np.random.default_rng(1).normal(0, 3.0, (6, 2))
+    for xy in clicks:
+        editor.place(*xy)
+    snapped = editor.landmarks
+    assert snapped.provenance["L1"].method == "refined"
+    before = np.hypot(*(clicks - truth).T).mean()
+    after = np.hypot(*(snapped["L1"] - truth).T).mean()
+    assert after < 0.5 * before
+    editor.undo()
+    np.testing.assert_allclose(editor.model.points("L1"), clicks)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.detect") is not None,
                     reason="vcfmeasure.detect exists here")
 def test_snap_true_without_refine_landmarks_says_what_is_missing():
@@ -271,7 +331,8 @@ def test_starting_from_landmarks_resumes_at_the_first_missing_level():
     assert editor.model.next_point() == ("L1", 0)
     np.testing.assert_allclose(shown_points(editor, "T12"), TRUTH["T12"])
     assert editor.landmarks.provenance["T12"].method == "detected"
-    drag(editor, TRUTH["T12"][1], TRUTH["T12"][1] + (0.0, 2.0))
+    drag(editor, TRUTH["T12"][1], TRUTH["T12"][1] + (0.0, 6.0))
+    np.testing.assert_allclose(editor.model.points("T12")[1], TRUTH["T12"][1] + (0.0, 6.0))
     assert editor.landmarks.provenance["T12"].method == "manual"
 
 
@@ -286,10 +347,14 @@ def test_preloaded_provenance_is_kept_until_edited():
 def test_an_implausible_level_is_reported_in_the_title():
     editor = vm.place_landmarks(IMAGE, ["L1"])
     swapped = TRUTH["L1"][[2, 1, 0, 5, 4, 3]]  # anterior and posterior swapped: still valid
-    crossing = TRUTH["L1"][[0, 1, 2, 4, 3, 5]]  # im before ia: the outline crosses itself
+    crossing = TRUTH["L1"][[0, 1, 2, 4, 3, 5]]  # im placed before ia: not a body outline
     for xy in crossing:
         click(editor, xy)
     assert "problem: L1:" in editor.ax.get_title()
+    (outline,) = [a for a in editor.ax.lines if a.get_gid() == "vcfmeasure:L1:outline"]
+    assert matplotlib.colors.to_hex(outline.get_color()) == vm.plot.OKABE_ITO["vermillion"].lower()
+    assert editor.model.level_problem("L1").startswith("L1: ")
+    assert editor.model.level_problem("L1") in editor.ax.get_title()
     with pytest.raises(vm.LandmarkError, match="L1"):
         _ = editor.landmarks
     assert PlacementModel(["L1"], landmarks=vm.Landmarks({"L1": swapped})).problem() is None
@@ -339,3 +404,21 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_allclose(other.landmarks.array, editor.landmarks.array)
     other.undo()
     assert other.model.next_point() == ("T12", 0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.io.landmark_files") is None,
+                    reason="landmark files (read_landmarks/write_landmarks) not on this branch")
+def test_saved_file_names_the_image_it_belongs_to(tmp_path):
+    from vcfmeasure.synthetic import make_spine
+
+    spine = make_spine(["L1"], seed=2, ribs=False, posterior_elements=False)
+    image = vm.load_image(spine.write_dicom(tmp_path / "film.dcm"))
+    editor = vm.place_landmarks(image, ["L1"])
+    for xy in spine.landmarks["L1"]:
+        editor.place(*xy)
+    editor.save(tmp_path / "film.json")
+    ref = vm.read_landmarks(tmp_path / "film.json").image
+    assert ref["path"] == str(tmp_path / "film.dcm")
+    assert ref["sop_instance_uid"] == image.metadata["sop_instance_uid"]
+    assert tuple(ref["shape"]) == image.shape
+    assert tuple(ref["spacing"]) == pytest.approx(image.spacing)

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -43,7 +44,7 @@ def test_import_vcfmeasure_does_not_import_matplotlib():
         "import sys, vcfmeasure as vm; vm.Landmarks; vm.measure; "
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=".")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
 def test_plot_landmarks_markers_sit_exactly_on_each_landmark(spine):
@@ -100,7 +101,33 @@ def test_plot_landmarks_not_graded_level_has_its_own_colour(spine):
     ax = vm.plot_landmarks(image, flagged, grades=grades)
     (points,) = by_gid(ax.lines, "vcfmeasure:L2:points")
     assert same_color(points.get_markerfacecolor(), NO_GRADE_COLOR)
-    assert by_gid(ax.texts, "vcfmeasure:L2:label")[0].get_text() == "L2 n/g"
+    assert by_gid(ax.texts, "vcfmeasure:L2:label")[0].get_text() == "L2 n/g (review)"
+
+
+def test_plot_landmarks_shows_guessed_levels_and_review_flags(spine):
+    image, lm, _, _ = spine
+    marked = lm.replace(
+        {"L1": lm["L1"], "L2": lm["L2"]},
+        provenance={"L1": vm.Provenance("detected", level_guessed=True),
+                    "L2": vm.Provenance("detected", needs_review=True)},
+    )
+    ax = vm.plot_landmarks(image, marked)
+    labels = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert labels["vcfmeasure:L1:label"] == "L1?"
+    assert labels["vcfmeasure:L2:label"] == "L2 (review)"
+    assert labels["vcfmeasure:T12:label"] == "T12"
+    styles = {a.get_gid(): a.get_linestyle() for a in ax.lines}
+    assert styles["vcfmeasure:L2:outline"] == ":" and styles["vcfmeasure:L1:outline"] == "-"
+
+
+def test_plot_landmarks_without_an_image_keeps_image_orientation(spine):
+    _, lm, _, _ = spine
+    ax = vm.plot_landmarks(None, lm)
+    assert not ax.images
+    bottom, top = ax.get_ylim()
+    assert top < bottom  # y points down, as on the film
+    (points,) = by_gid(ax.lines, "vcfmeasure:L3:points")
+    np.testing.assert_array_equal(points.get_xydata(), lm["L3"])
 
 
 def test_plot_landmarks_grades_as_mapping_and_given_axes(spine):

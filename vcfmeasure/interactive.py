@@ -176,6 +176,21 @@ class PlacementModel:
             image=self.image,
         )
 
+    def level_problem(self, level: str) -> str | None:
+        """Return why a complete level alone is implausible (crossing outline...), or None.
+
+        Checks between levels (superior/inferior or anterior/posterior swapped against the
+        others) are in :meth:`problem`.
+        """
+        level = self._level(level)
+        if not self.is_complete(level):
+            return None
+        try:
+            Landmarks({level: self._xy[level]})
+        except LandmarkError as exc:
+            return str(exc)
+        return None
+
     def problem(self) -> str | None:
         """Return the validation message of the complete levels, None when plausible."""
         try:
@@ -301,6 +316,21 @@ def _default_refiner() -> Callable[..., Landmarks]:
     return refine_landmarks
 
 
+def _image_reference(radiograph: Any) -> dict[str, Any] | None:
+    """What the landmark files record about the image (path, UID, shape, spacing)."""
+    if not hasattr(radiograph, "spacing_source"):
+        return None
+    ref: dict[str, Any] = {"shape": [int(n) for n in radiograph.shape],
+                           "spacing": list(radiograph.spacing) if radiograph.spacing else None,
+                           "spacing_source": radiograph.spacing_source}
+    if radiograph.path:
+        ref["path"] = str(radiograph.path)
+    uid = radiograph.metadata.get("sop_instance_uid")
+    if uid:
+        ref["sop_instance_uid"] = str(uid)
+    return ref
+
+
 class LandmarkEditor:
     """A matplotlib figure for placing and correcting six landmarks per vertebra.
 
@@ -311,9 +341,9 @@ class LandmarkEditor:
     Attributes
     ----------
     pick_radius : float
-        Display pixels: a press this close to a placed point grabs it for dragging.
+        Screen pixels: a press this close to a placed point grabs it for dragging.
     click_tolerance : float
-        Display pixels: a press and release further apart is not a click (no point placed).
+        Screen pixels: a press and release further apart is not a click (no point placed).
     """
 
     pick_radius = 8.0
@@ -335,8 +365,8 @@ class LandmarkEditor:
 
         self.model = PlacementModel(levels, landmarks=landmarks)
         self.radiograph = radiograph
-        if self.model.image is None and getattr(radiograph, "path", None):
-            self.model.image = {"path": radiograph.path, "shape": list(radiograph.shape)}
+        if self.model.image is None:
+            self.model.image = _image_reference(radiograph)
         self._refine = _refiner(snap)
         self.figure = plt.figure(figsize=figsize, layout="constrained")
         self.ax = self.figure.add_subplot()
@@ -355,9 +385,10 @@ class LandmarkEditor:
             points.set_gid(f"vcfmeasure:{lv}:points")
             label.set_gid(f"vcfmeasure:{lv}:label")
             self._artists[lv] = {"outline": outline, "points": points, "label": label}
-        self._drag: tuple[str, int] | None = None
-        self._dragged = False
         self._press: tuple[float, float] | None = None
+        self._grab: tuple[str, int] | None = None
+        self._dragging = False
+        self._background: Any = None
         self.message = ""
         if "inline" in matplotlib.get_backend():
             self.message = "static inline figure: run %matplotlib widget (ipympl) to click"
@@ -479,27 +510,63 @@ class LandmarkEditor:
     def redraw(self) -> None:
         """Update every artist from the model and ask the canvas to draw."""
         nxt = self.model.next_point()
-        current = nxt[0] if nxt else None
-        for lv, art in self._artists.items():
-            xy = self.model.points(lv)
-            placed = np.isfinite(xy).all(axis=1)
-            color = self._colors["current" if lv == current else "done"]
-            art["points"].set_data(xy[placed, 0], xy[placed, 1])
-            art["points"].set_markerfacecolor(color)
-            outline = np.vstack([xy, xy[:1]]) if placed.all() else xy[placed]
-            art["outline"].set_data(outline[:, 0], outline[:, 1])
-            art["outline"].set_color(color)
-            art["label"].set_visible(bool(placed.any()))
-            if placed.any():
-                art["label"].xy = tuple(xy[placed][0])
-                art["label"].set_color(color)
+        for lv in self._artists:
+            self._update_level(lv, current=nxt is not None and lv == nxt[0],
+                               problem=self.model.level_problem(lv) is not None)
         self.ax.set_title(self.title(), fontsize=9)
         self.figure.canvas.draw_idle()
+
+    def _update_level(self, level: str, *, current: bool, problem: bool = False) -> None:
+        art = self._artists[level]
+        xy = self.model.points(level)
+        placed = np.isfinite(xy).all(axis=1)
+        color = self._colors["problem" if problem else "current" if current else "done"]
+        art["points"].set_data(xy[placed, 0], xy[placed, 1])
+        art["points"].set_markerfacecolor(color)
+        outline = np.vstack([xy, xy[:1]]) if placed.all() else xy[placed]
+        art["outline"].set_data(outline[:, 0], outline[:, 1])
+        art["outline"].set_color(color)
+        art["label"].set_visible(bool(placed.any()))
+        if placed.any():
+            art["label"].xy = tuple(xy[placed][0])
+            art["label"].set_color(color)
+
+    # -- dragging: the moving level is animated and blitted over a saved background -------
+    def _start_drag(self, level: str) -> None:
+        self.model.checkpoint()
+        canvas = self.figure.canvas
+        if getattr(canvas, "supports_blit", False):
+            for artist in self._artists[level].values():
+                artist.set_animated(True)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)  # type: ignore[attr-defined]
+
+    def _drag_to(self, level: str, index: int, x: float, y: float) -> None:
+        self.model.set_point(level, index, x, y)
+        self._update_level(level, current=False)
+        if self._background is None:
+            self.figure.canvas.draw_idle()
+            return
+        canvas = self.figure.canvas
+        canvas.restore_region(self._background)  # type: ignore[attr-defined]
+        for artist in self._artists[level].values():
+            self.ax.draw_artist(artist)
+        canvas.blit(self.figure.bbox)
+
+    def _end_drag(self, level: str) -> None:
+        for artist in self._artists[level].values():
+            artist.set_animated(False)
+        self._background = None
+        self.redraw()
 
     # -- event handlers (thin: decide, call the model, redraw) ----------------------------
     def _navigating(self) -> bool:
         toolbar = getattr(self.figure.canvas, "toolbar", None)
         return bool(getattr(toolbar, "mode", "")) or self.ax.get_navigate_mode() is not None
+
+    def _pixel_ratio(self) -> float:
+        """Device pixels per screen pixel (2 on HiDPI screens), for the pick distances."""
+        return float(getattr(self.figure.canvas, "device_pixel_ratio", 1.0) or 1.0)
 
     def _hit(self, event: Any) -> tuple[str, int] | None:
         xy = self.model.array
@@ -509,39 +576,47 @@ class LandmarkEditor:
         shown = self.ax.transData.transform(xy[placed])
         d = np.hypot(shown[:, 0] - event.x, shown[:, 1] - event.y)
         k = int(np.argmin(d))
-        if d[k] > self.pick_radius:
+        if d[k] > self.pick_radius * self._pixel_ratio():
             return None
         li, pi = np.argwhere(placed)[k]
         return self.model.levels[li], int(pi)
 
+    def _moved(self, press: tuple[float, float], event: Any) -> bool:
+        d = np.hypot(event.x - press[0], event.y - press[1])
+        return bool(d > self.click_tolerance * self._pixel_ratio())
+
     def _on_press(self, event: Any) -> None:
         if event.inaxes is not self.ax or event.button != 1 or self._navigating():
+            self._press = None
             return
-        self._drag = self._hit(event)
-        self._dragged = False
-        self._press = None if self._drag else (event.x, event.y)
+        self._press = (event.x, event.y)
+        self._grab = self._hit(event)
+        self._dragging = False
 
     def _on_motion(self, event: Any) -> None:
-        if self._drag is None or event.inaxes is not self.ax or event.xdata is None:
+        if self._press is None or self._grab is None:
             return
-        if not self._dragged:
-            self.model.checkpoint()
-            self._dragged = True
-        self.model.set_point(*self._drag, event.xdata, event.ydata)
-        self.redraw()
+        if not self._dragging:
+            if not self._moved(self._press, event):
+                return
+            self._dragging = True
+            self._start_drag(self._grab[0])
+        if event.inaxes is self.ax and event.xdata is not None:
+            self._drag_to(*self._grab, event.xdata, event.ydata)
 
     def _on_release(self, event: Any) -> None:
-        if event.button != 1:
+        if event.button != 1 or self._press is None:
             return
-        drag, press = self._drag, self._press
-        self._drag = self._press = None
-        if drag is not None:
-            if self._dragged and event.inaxes is self.ax and event.xdata is not None:
-                self.model.set_point(*drag, event.xdata, event.ydata)
-            self.redraw()
+        grab, dragging, moved = self._grab, self._dragging, self._moved(self._press, event)
+        self._press, self._grab, self._dragging = None, None, False
+        if grab is not None and (dragging or moved):
+            if not dragging:  # released beyond the tolerance without a motion event
+                self.model.checkpoint()
+            if event.inaxes is self.ax and event.xdata is not None:
+                self.model.set_point(*grab, event.xdata, event.ydata)
+            self._end_drag(grab[0])
             return
-        if (press is None or event.inaxes is not self.ax or self._navigating()
-                or np.hypot(event.x - press[0], event.y - press[1]) > self.click_tolerance):
+        if moved or event.inaxes is not self.ax or self._navigating():
             return
         if self.model.next_point() is None:
             self.message = "every point is placed: drag to move, d to delete a level"
@@ -595,8 +670,9 @@ def place_landmarks(
     anterior, middle, posterior — around the body outline).
 
     Controls
-        - left click (press and release in place): put the next missing point;
-        - press on a point and drag: move it (one undo step per drag);
+        - left click (press and release in place, even on a placed point): put the next
+          missing point;
+        - press on a placed point and drag: move it (one undo step per drag);
         - ``u`` or ``ctrl+z``: undo (also :meth:`LandmarkEditor.undo`);
         - ``d`` or ``delete``: delete the level nearest the cursor, to place it again
           (also :meth:`LandmarkEditor.delete_level`);

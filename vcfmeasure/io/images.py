@@ -21,7 +21,7 @@ __all__ = ["MAX_PIXELS", "load_image", "calibrate_spacing", "read_metadata"]
 _RASTER_SOURCE = "unknown: raster images carry no patient calibration"
 
 #: Default largest frame accepted (rows x columns x samples), checked before decoding.
-#: 150 million values: about 12x a 35 x 43 cm detector at 0.1 mm.
+#: 150 million values: about 10x a 35 x 43 cm detector at 0.1 mm (15 million pixels).
 MAX_PIXELS = 150_000_000
 
 

@@ -119,8 +119,10 @@ def plot_heights(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any
     ax.set_ylabel(f"height ({unit})")
     ax.set_title(f"Vertebral heights ({unit}; spacing: "
                  f"{short_source(morphometry.spacing_source)})", fontsize=9)
-    top = np.nanmax([np.nanmax(morphometry.hp), np.nanmax(morphometry.ha)]) if len(x) else 1
-    ax.set_ylim(0, 1.25 * top)
+    shown = [morphometry.ha, morphometry.hm, morphometry.hp, [1.0]]
+    if grades is not None:
+        shown += [grades.expected_ha, grades.expected_hm, grades.expected_hp]
+    ax.set_ylim(0, 1.25 * np.nanmax(np.concatenate([np.asarray(v, float) for v in shown])))
     if g is not None:
         _grade_tags(ax, x, g)
     _outside_legend(ax)

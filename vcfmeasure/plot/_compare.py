@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import PlausibilityWarning, VcfMeasureError
 from ..landmarks import Landmarks
 from ._overlay import plot_landmarks
-from ._style import OKABE_ITO, short_source
+from ._style import OKABE_ITO, fmt_number, short_source
 
 __all__ = ["plot_comparison", "aligned_window"]
 
@@ -67,12 +67,12 @@ def _restoration_text(record: dict[str, Any]) -> str:
         lost = record[f"preop_loss_{x}"]
         restored = (f", {frac:.0%} of loss restored"
                     if np.isfinite(frac) and lost >= MIN_LOSS else "")
-        lines.append(f"H{x} {record[f'delta_h{x}']:+.1f} {unit}{restored}")
+        lines.append(f"H{x} {fmt_number(record[f'delta_h{x}'], '+.1f')} {unit}{restored}")
     for col, name in (("wedge_angle_correction", "wedge"),
                       ("local_kyphosis_correction", "kyphosis")):
         value = record[col]
         if np.isfinite(value):
-            lines.append(f"{name} {value:+.1f} deg corrected")
+            lines.append(f"{name} {fmt_number(value, '+.1f')} deg corrected")
     return "\n".join(lines)
 
 

@@ -104,6 +104,10 @@ def plot_landmarks(
         Colour each vertebra by its Genant grade (colour-blind-safe Okabe-Ito run:
         sky blue 0, yellow 1, orange 2, vermillion 3, purple not graded) and write the
         grade after the level name.
+
+        Provenance shows too: a level name that is a detector's guess gets a ``?``
+        (``"T12?"``), and a vertebra flagged for review a dotted outline and
+        ``"(review)"`` after its label.
     heights : bool
         Draw the three height segments.
     legend : bool
@@ -148,14 +152,22 @@ def plot_landmarks(
         ax.set_xlabel("x (px)")
         ax.set_ylabel("y (px)")
     graded = grades_by_level(grades)
+    provenance = landmarks.provenance
     for level in landmarks.levels:
         g = graded.get(level)
+        prov = provenance[level]
+        name = f"{level}?" if prov.level_guessed else level
         if grades is None:
-            color, label = GRADE_COLORS[0], level
+            color, label = GRADE_COLORS[0], name
         else:
             color = grade_color(g)
-            label = f"{level} G{int(g)}" if g is not None and np.isfinite(g) else f"{level} n/g"
-        draw_vertebra(ax, level, landmarks[level], color=color, label=label, heights=heights)
+            label = f"{name} G{int(g)}" if g is not None and np.isfinite(g) else f"{name} n/g"
+        if prov.needs_review:
+            label += " (review)"
+        art = draw_vertebra(ax, level, landmarks[level], color=color, label=label,
+                            heights=heights)
+        if prov.needs_review:
+            art["outline"].set_linestyle(":")
     if grades is not None and legend:
         _grade_legend(ax, graded)
     path = getattr(radiograph, "path", None)
@@ -178,5 +190,6 @@ def _grade_legend(ax: Any, graded: dict[str, float]) -> None:
     if any(not np.isfinite(g) for g in graded.values()):
         handles.append(Line2D([], [], color=NO_GRADE_COLOR, marker="o", mec="black",
                               label="not graded"))
-    ax.legend(handles=handles, loc="best", fontsize=7, framealpha=0.8,
-              title="Genant height loss", title_fontsize=7)
+    # outside the image, so that it never hides a landmark
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7,
+              borderaxespad=0.0, title="Genant height loss", title_fontsize=7)

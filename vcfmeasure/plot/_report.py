@@ -11,17 +11,11 @@ import numpy as np
 from .._errors import VcfMeasureError
 from ._charts import plot_ratios
 from ._overlay import plot_landmarks
-from ._style import grade_color
+from ._style import fmt_number, grade_color
 
 __all__ = ["patient_report", "report_table"]
 
 _A4_PORTRAIT = (8.27, 11.69)
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-"
-    return format(value + 0.0, spec)
 
 
 def report_table(morphometry: Any, grades: Any) -> tuple[list[str], list[list[str]]]:
@@ -44,14 +38,14 @@ def report_table(morphometry: Any, grades: Any) -> tuple[list[str], list[list[st
     for i, lv in enumerate(morphometry.levels):
         rows.append([
             lv,
-            _fmt(float(morphometry.ha[i]), ".1f"),
-            _fmt(float(morphometry.hm[i]), ".1f"),
-            _fmt(float(morphometry.hp[i]), ".1f"),
-            _fmt(float(morphometry.wedge_ratio[i]), ".2f"),
-            _fmt(float(morphometry.biconcavity_ratio[i]), ".2f"),
-            _fmt(float(morphometry.crush_ratio[i]), ".2f"),
-            _fmt(float(morphometry.wedge_angle[i]), ".1f"),
-            _fmt(100 * g[i]["height_loss"], ".0f"),
+            fmt_number(float(morphometry.ha[i]), ".1f"),
+            fmt_number(float(morphometry.hm[i]), ".1f"),
+            fmt_number(float(morphometry.hp[i]), ".1f"),
+            fmt_number(float(morphometry.wedge_ratio[i]), ".2f"),
+            fmt_number(float(morphometry.biconcavity_ratio[i]), ".2f"),
+            fmt_number(float(morphometry.crush_ratio[i]), ".2f"),
+            fmt_number(float(morphometry.wedge_angle[i]), ".1f"),
+            fmt_number(100 * g[i]["height_loss"], ".0f"),
             "n/g" if g[i]["grade"] is None else str(g[i]["grade"]),
             g[i]["deformity"],
         ])

@@ -16,6 +16,7 @@ __all__ = [
     "GRADE_LABELS",
     "HEIGHT_COLORS",
     "NO_GRADE_COLOR",
+    "fmt_number",
     "grade_color",
     "grades_by_level",
     "new_axes",
@@ -94,6 +95,22 @@ def grades_by_level(grades: Any) -> dict[str, float]:
     return {
         normalize_level(lv): float("nan") if g is None else float(g) for lv, g in items
     }
+
+
+def fmt_number(value: Any, spec: str) -> str:
+    """Format a number for a figure: ``"-"`` for None/NaN, and no negative zero.
+
+    Examples
+    --------
+    >>> fmt_number(-0.004, ".1f"), fmt_number(-0.004, "+.1f"), fmt_number(None, ".1f")
+    ('0.0', '+0.0', '-')
+    """
+    if value is None or not np.isfinite(value):
+        return "-"
+    text = format(value, spec)
+    if text.startswith("-") and float(text) == 0:
+        text = ("+" if "+" in spec else "") + text[1:]
+    return text
 
 
 def short_source(spacing_source: str) -> str:

@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["FACING_T_MM", "facing_profile", "load_facing", "WORK_MM", "TEXTURE_MM", "block_reduce", "coarse_features", "BodyScorer", "load_scorer"]
+__all__ = [
+    "FACING_T_MM",
+    "TEXTURE_MM",
+    "WORK_MM",
+    "BodyScorer",
+    "block_reduce",
+    "coarse_features",
+    "facing_profile",
+    "load_facing",
+    "load_scorer",
+]
 
 #: Resolution of the coarse stage, mm per pixel.
 WORK_MM = 0.5

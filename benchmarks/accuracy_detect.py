@@ -51,15 +51,15 @@ def _grades(lm, spacing):
     return {r["level"]: r["grade"] for r in recs}
 
 
-def evaluate_case(kw: dict) -> dict:
+def evaluate_case(kw: dict, refine: bool = True) -> dict:
     spine = make_spine(**kw)
     rg = spine.radiograph
     sp = rg.spacing[0]
     truth = spine.landmarks
     t0 = time.perf_counter()
-    det = detect_landmarks(rg, levels=truth.levels[-1])
+    det = detect_landmarks(rg, levels=truth.levels[-1], refine=refine)
     dt = time.perf_counter() - t0
-    guessed = detect_landmarks(rg)
+    guessed = detect_landmarks(rg, refine=False)
     tc = truth.array.mean(axis=1)
     th = np.hypot(*(truth.array[:, 5] - truth.array[:, 0]).T)
     dlv = det.levels
@@ -160,13 +160,14 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=500000)
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-refine", action="store_true", help="skip refine_landmarks")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     results = []
     for i in range(args.cases):
         kw = random_case(rng)
         try:
-            res = evaluate_case(kw)
+            res = evaluate_case(kw, refine=not args.no_refine)
         except vm.VcfMeasureError as err:
             print(f"case {i}: {err}")
             res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],

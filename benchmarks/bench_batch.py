@@ -16,6 +16,7 @@ to last result), the speed-up over one worker, and the peak resident memory of a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import subprocess
@@ -85,6 +86,11 @@ def run(folder: Path, jobs: int, detect: bool) -> dict:
         clock.count += 1
         original(self, key, block)
 
+    def cpu() -> float:
+        return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                     resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+    cpu0 = cpu()
     batch._Output.add = add
     try:
         df = batch.grade_many(folder, jobs=jobs, detect=detect,
@@ -92,11 +98,13 @@ def run(folder: Path, jobs: int, detect: bool) -> dict:
     finally:
         batch._Output.add = original
     wall = time.perf_counter() - clock.start
+    cpu_ms = 1000 * (cpu() - cpu0) / max(clock.count, 1)
     steady = (clock.last - clock.first) / max(clock.count - 1, 1) if clock.count > 1 else wall
     # jobs == 1 runs in this process (whole program); else the largest worker process so far
     who = resource.RUSAGE_SELF if jobs == 1 else resource.RUSAGE_CHILDREN
     return {
         "wall": wall,
+        "cpu_ms": cpu_ms,
         "per_min": 60 * clock.count / wall,
         "steady_per_min": 60 / steady,
         "peak_mb": resource.getrusage(who).ru_maxrss / 1024,
@@ -150,28 +158,30 @@ def main() -> None:
             print(f"linked each file {args.copies} times: {n} images")
         modes = [(jobs, False) for jobs in args.jobs]
         if not args.no_detect:
-            modes.append((args.jobs[-1], True))
-        print(f"\n{'mode':<24}{'img/min':>9}{'steady':>9}{'speed-up':>10}{'cli s':>8}"
-              f"{'cli img/min':>13}{'speed-up':>10}{'peak MB':>9}{'failed':>8}")
-        results = [(jobs, detect, run(folder, jobs, detect)) for jobs, detect in modes]
-        base = cli_base = None
-        for jobs, detect, r in results:
-            cli = run_cli(folder, jobs, detect)
-            if not detect:
-                base = base or r
-                cli_base = cli_base or cli
+            modes += [(jobs, True) for jobs in args.jobs]
+        print(f"\n{'mode':<24}{'img/min':>9}{'steady':>9}{'speed-up':>10}{'cpu ms/img':>11}"
+              f"{'cli s':>8}{'cli img/min':>13}{'speed-up':>10}{'peak MB':>9}{'failed':>8}")
+        base: dict[bool, tuple[dict, float]] = {}
+        for jobs, detect in modes:
+            r = run(folder, jobs, detect)
+            # the command line is timed with landmarks only: with --detect, start-up is noise
+            cli = math.nan if detect else run_cli(folder, jobs, detect=False)
+            base.setdefault(detect, (r, cli))
+            r0, cli0 = base[detect]
             label = f"{'--detect' if detect else 'landmarks'}, {jobs} worker(s)"
-            up = "" if detect else f"{r['steady_per_min'] / base['steady_per_min']:.2f}x"
-            cli_up = "" if detect else f"{cli_base / cli:.2f}x"
-            print(f"{label:<24}{r['per_min']:>9.0f}{r['steady_per_min']:>9.0f}{up:>10}"
-                  f"{cli:>8.2f}{60 * n / cli:>13.0f}{cli_up:>10}{r['peak_mb']:>9.0f}"
-                  f"{r['failed']:>8}")
+            cli_cols = (f"{'-':>8}{'-':>13}{'-':>10}" if detect else
+                        f"{cli:>8.2f}{60 * n / cli:>13.0f}{cli0 / cli:>9.2f}x")
+            print(f"{label:<24}{r['per_min']:>9.0f}{r['steady_per_min']:>9.0f}"
+                  f"{r['steady_per_min'] / r0['steady_per_min']:>9.2f}x{r['cpu_ms']:>11.1f}"
+                  f"{cli_cols}{r['peak_mb']:>9.0f}{r['failed']:>8}")
             if r["failed"]:
                 print(f"  rows carry errors, e.g.: {r['first_error'][:150]}")
     print("\nimg/min: grade_many in this process, end to end; steady: from the first result "
-          "to the last\n(workers up); cli: `python -m vcfmeasure grade` in a fresh process, "
-          "start to exit;\npeak MB: ru_maxrss of this process with 1 worker (in process), of "
-          "the largest worker process otherwise")
+          "to the last\n(workers up); cpu ms/img: CPU time of this process and its workers per "
+          "image (start-up included),\nwhat the speed-up on free CPUs follows; cli: "
+          "`python -m vcfmeasure grade` in a fresh process, start to exit;\npeak MB: "
+          "ru_maxrss of this process with 1 worker (in process), of the largest worker "
+          "process otherwise")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from vcfmeasure.detect._features import (  # noqa: E402
     WORK_MM,
     BodyScorer,
     coarse_features,
+    facing_profile,
     full_to_coarse,
 )
 from vcfmeasure.synthetic import make_spine  # noqa: E402
@@ -81,15 +82,47 @@ def labels(spine, shape) -> tuple[np.ndarray, np.ndarray]:
     return core, weight
 
 
+def facing_samples(spine, image, rng):
+    """Profiles through every body (both directions) with label 1 where +e is anterior."""
+    sp_mm = spine.radiograph.spacing[0]
+    xs, ys = [], []
+    for pts in spine.landmarks.array:
+        centre = full_to_coarse(pts.mean(axis=0), sp_mm)
+        ap = 0.5 * ((pts[2] - pts[0]) + (pts[3] - pts[5]))
+        ang = np.arctan2(ap[1], ap[0]) + np.radians(rng.normal(0, 5))
+        e = np.array([np.cos(ang), np.sin(ang)])
+        centre = centre + rng.normal(0, 1.0 / WORK_MM, 2)
+        for sgn in (1.0, -1.0):
+            xs.append(facing_profile(image, centre, sgn * e))
+            ys.append(1.0 if sgn > 0 else 0.0)
+    return xs, ys
+
+
+def train_facing(x, y, steps: int = 3000, lr: float = 0.1, l2: float = 1e-3):
+    """Logistic regression by gradient descent (deterministic)."""
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        g = p - y
+        w -= lr * (x.T @ g / len(y) + l2 * w)
+        b -= lr * g.mean()
+    acc = (((x @ w + b) > 0) == (y > 0.5)).mean()
+    return w, b, acc
+
+
 def make_dataset(n_images: int, seed: int, per_image: int = 12000):
     rng = np.random.default_rng(seed)
     xs, ys = [], []
+    fx, fy = [], []
     t0 = time.time()
     for k in range(n_images):
         kw = random_case(rng)
         spine = make_spine(**kw)
         rg = spine.radiograph
-        feats = coarse_features(rg.pixels, rg.spacing[0])
+        feats, image = coarse_features(rg.pixels, rg.spacing[0], with_image=True)
+        a, b = facing_samples(spine, image, rng)
+        fx += a
+        fy += b
         core, weight = labels(spine, feats.shape[:2])
         pos = np.flatnonzero(core.ravel() & (weight.ravel() > 0))
         neg = np.flatnonzero(~core.ravel() & (weight.ravel() > 0))
@@ -102,7 +135,7 @@ def make_dataset(n_images: int, seed: int, per_image: int = 12000):
         ys.append(core.ravel()[idx].astype(np.float32))
         if (k + 1) % 10 == 0:
             print(f"  {k + 1}/{n_images} images, {time.time() - t0:.0f} s", flush=True)
-    return np.concatenate(xs), np.concatenate(ys)
+    return np.concatenate(xs), np.concatenate(ys), np.array(fx), np.array(fy)
 
 
 def train(x, y, seed: int, epochs: int = 12, batch: int = 2048, lr: float = 3e-3):
@@ -154,7 +187,11 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(ROOT / "vcfmeasure/detect/models/body_mlp.npz"))
     args = ap.parse_args(argv)
     print(f"drawing {args.images} training images (seed {args.seed})")
-    x, y = make_dataset(args.images, args.seed)
+    x, y, fx, fy = make_dataset(args.images, args.seed)
+    fw, fb, facc = train_facing(fx, fy)
+    print(f"facing classifier: {len(fy)} profiles, training accuracy per body {facc:.4f}")
+    np.savez_compressed(Path(args.out).with_name("facing_lr.npz"), w=fw, b=np.float64(fb),
+                        seed=np.int64(args.seed))
     print(f"{len(x)} samples, {x.shape[1]} features, {y.mean():.2f} positive")
     scorer = train(x, y, args.seed, epochs=args.epochs)
     acc = ((scorer.logits(x) > 0) == (y > 0.5)).mean()

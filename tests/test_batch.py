@@ -168,6 +168,11 @@ def test_detect_unavailable_is_an_error_row_per_image(archive, monkeypatch):
         "vcfmeasure (vcfmeasure.detect is missing); give landmark files instead of --detect"]
 
 
+def test_unknown_reference_fails_before_any_input(archive):
+    with pytest.raises(vm.VcfMeasureError, match="reference 'genant' is not one of radelement"):
+        batch.grade_many(archive, reference="genant")
+
+
 def test_spacing_override_and_manifest_spacing(archive, tmp_path):
     df = batch.grade_many(archive / "p1", spacing=0.1)
     assert df.ha.tolist() == pytest.approx([3.0, 3.0, 3.0])
@@ -245,12 +250,7 @@ def test_shard_outputs_merge_into_the_full_output(archive, tmp_path):
     for i in (1, 2):
         parts.append(tmp_path / f"s{i}.csv")
         batch.grade_many(archive, out=parts[-1], shard=(i, 2), parquet=False)
-    merged = batch._frame(batch.merge_outputs(parts, tmp_path / "m.csv").read_text(),
-                          batch.GRADE_COLUMNS)
-    expected = batch._frame(full.read_text(), batch.GRADE_COLUMNS)
-    key = ["image", "level"]
-    pd.testing.assert_frame_equal(merged.sort_values(key).reset_index(drop=True),
-                                  expected.sort_values(key).reset_index(drop=True))
+    assert batch.merge_outputs(parts, tmp_path / "m.csv").read_bytes() == full.read_bytes()
 
 
 # ------------------------------------------------------------------ workers
@@ -327,6 +327,19 @@ def test_compare_many_per_patient(tmp_path):
     assert math.isnan(p1.loc["L1", "ha_fu"])
     p2 = df[df.patient == "P2"]
     assert len(p2) == 1 and "0 'post' images" in p2.error.iloc[0]
+
+
+def test_compare_many_with_follow_up(tmp_path):
+    for name, ha in (("pre", 16.0), ("post", 22.0), ("fu", 17.0)):
+        write_case(tmp_path, name, ha_l1=ha)
+    m = tmp_path / "m.csv"
+    m.write_text("image,patient,time_point,treated\n"
+                 "fu.dcm,P3,follow-up,L1\npost.dcm,P3,post,L1\npre.dcm,P3,baseline,L1\n")
+    row = batch.compare_many(m).set_index("level").loc["L1"]
+    assert Path(row.follow_up_image).name == "fu.dcm"
+    # Ha falls 22 -> 17 px after the procedure: (22 - 17) / 22 = 0.23 >= 0.15, re-collapse
+    assert row.loss_a == pytest.approx(5 / 22)
+    assert bool(row.recollapse) and row.grade_fu == 3
 
 
 # ------------------------------------------------------------------ journal format

@@ -70,30 +70,15 @@ def _overlay(radiograph: Any, landmarks: Any, grades: Any, path: Path, title: st
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from .plot import plot_landmarks
+
     fig, ax = plt.subplots(figsize=(6, 8), dpi=100)
     try:
-        try:
-            from .plot import plot_landmarks
-        except ImportError:
-            _plain_overlay(ax, radiograph, landmarks, grades)
-        else:
-            plot_landmarks(radiograph, landmarks, ax=ax, grades=grades)
+        plot_landmarks(radiograph, landmarks, ax=ax, grades=grades)
         ax.set_title(title)
         fig.savefig(path, bbox_inches="tight")
     finally:
         plt.close(fig)
-
-
-def _plain_overlay(ax: Any, radiograph: Any, landmarks: Any, grades: Any) -> None:
-    """Image, points and level names, for installations without :mod:`vcfmeasure.plot`."""
-    colours = {0: "tab:green", 1: "gold", 2: "tab:orange", 3: "tab:red"}
-    ax.imshow(radiograph.pixels, cmap="gray")
-    for level, g in zip(grades.levels, grades.grade, strict=True):
-        xy = landmarks[level]
-        colour = colours.get(None if np.isnan(g) else int(g), "tab:blue")
-        ax.plot(*np.vstack([xy, xy[:1]]).T, "-o", color=colour, ms=2.5, lw=0.8)
-        ax.text(*xy.mean(axis=0), level, color=colour, ha="center", va="center", fontsize=8)
-    ax.set_axis_off()
 
 
 def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:

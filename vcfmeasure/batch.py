@@ -47,6 +47,8 @@ __all__ = [
     "collect_inputs",
     "read_manifest",
     "shard_of",
+    "parse_shard",
+    "group_patients",
     "merge_outputs",
     "Task",
     "BatchSummary",
@@ -768,7 +770,8 @@ def _frame(text: str, columns: Sequence[tuple[str, str]]):
 class _Output:
     """The output of one run: existing rows (resume), a journal, an atomic final write."""
 
-    def __init__(self, path: Path | None, kind: str, *, resume: bool, parquet: bool | None):
+    def __init__(self, path: Path | None, kind: str, *, resume: bool, parquet: bool | None,
+                 journal: bool = True):
         self.path = path
         self.kind = kind
         self.columns = GRADE_COLUMNS if kind == "grade" else COMPARE_COLUMNS
@@ -782,6 +785,8 @@ class _Output:
             return
         self.parquet_path, self.csv_path = self._paths(path, parquet)
         self.journal = path.with_name(f".{path.name}.journal")
+        if not journal:
+            return
         if resume:
             self.previous = self._read_existing()
             for key, block in self._read_journal():
@@ -817,18 +822,21 @@ class _Output:
             blocks[key] = buf.getvalue()
         return blocks
 
+    def read_csv(self) -> dict[tuple[str, ...], str]:
+        """The rows of the CSV output, per input, in file order."""
+        with open(self.csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            if next(reader, None) != [name for name, _ in self.columns]:
+                raise FileFormatError(
+                    f"{self.csv_path}: cannot resume: its columns are not those of a "
+                    f"vcfmeasure {self.kind} output; write to a new file"
+                )
+            return self._blocks_from_lines(reader)
+
     def _read_existing(self) -> dict[tuple[str, ...], str]:
         names = [name for name, _ in self.columns]
         if self.csv_path is not None and self.csv_path.is_file():
-            with open(self.csv_path, newline="", encoding="utf-8") as fh:
-                reader = csv.reader(fh)
-                header = next(reader, None)
-                if header != names:
-                    raise FileFormatError(
-                        f"{self.csv_path}: cannot resume: its columns are not those of a "
-                        f"vcfmeasure {self.kind} output; write to a new file"
-                    )
-                return self._blocks_from_lines(reader)
+            return self.read_csv()
         if self.parquet_path is not None and self.parquet_path.is_file():
             import pandas as pd
 
@@ -1230,7 +1238,7 @@ def grade_many(
         or ``"i/n"``, 1-based), ``client`` (a ``dask.distributed.Client``) or
         ``scheduler`` (its address), ``progress`` (tqdm bar), ``memory_limit`` (bytes of
         address space per worker process), ``max_tasks_per_child`` (workers are replaced
-        after this many inputs, default 100).
+        after this many submissions of up to 16 inputs each, default 100).
 
     Returns
     -------
@@ -1259,7 +1267,13 @@ def grade_many(
 
 def _many(kind: str, inputs: Any, *, landmarks: Any, detect: bool, levels: Any, spacing: Any,
           reference: str, image_loader: Any, run: dict[str, Any]):
+    from .grading import REFERENCE_STRATEGIES
+
     settings = _common_kwargs(run)
+    if reference not in REFERENCE_STRATEGIES:  # a usage error: fail before any input
+        raise VcfMeasureError(
+            f"reference {reference!r} is not one of {', '.join(REFERENCE_STRATEGIES)}"
+        )
     tasks = _as_tasks(inputs, landmarks=landmarks, detect=detect)
     if kind == "compare" and tasks and not any(t.members for t in tasks):
         tasks = group_patients(tasks)
@@ -1365,34 +1379,56 @@ def compare_many(
 
 
 def merge_outputs(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:
-    r"""Concatenate the CSV outputs of several shards into one file, atomically.
+    r"""Merge the CSV outputs of shards ``1/n ... n/n`` into one file, atomically.
 
-    Rows keep their shard order (shard files in the order given); columns must match.
+    Shards take the inputs round robin (:func:`shard_of`), so taking one input's rows from
+    each shard in turn, in the order given, restores the order of an unsharded run: the
+    merged file is the file one run over all inputs would have written.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        The shard outputs (``grade`` or ``compare`` CSV files), shard 1 first.
+    out : path
+        The merged CSV file.
 
     Raises
     ------
     FileFormatError
-        When the files' headers differ.
+        When a file is not a vcfmeasure batch output or the files' columns differ.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "a.csv").write_text("x,y\n1,2\n"); _ = (d / "b.csv").write_text("x,y\n3,4\n")
-    >>> merge_outputs([d / "a.csv", d / "b.csv"], d / "all.csv").read_text()
-    'x,y\n1,2\n3,4\n'
+    >>> head = ",".join(name for name, _ in GRADE_COLUMNS) + "\n"
+    >>> def rows(*images):
+    ...     return "".join(f"{im},,,,,,,L{k}" + "," * 28 + "\n" for im in images for k in (1, 2))
+    >>> _ = (d / "s1.csv").write_text(head + rows("a", "c"))
+    >>> _ = (d / "s2.csv").write_text(head + rows("b"))
+    >>> text = merge_outputs([d / "s1.csv", d / "s2.csv"], d / "all.csv").read_text()
+    >>> [line.split(",")[0] + line.split(",")[7] for line in text.splitlines()[1:]]
+    ['aL1', 'aL2', 'bL1', 'bL2', 'cL1', 'cL2']
     """
+    queues = []
     header = None
-    parts = []
     for p in paths:
-        text = Path(p).read_text(encoding="utf-8")
-        first, _, body = text.partition("\n")
-        if header is None:
-            header = first
-        elif first != header:
+        with open(p, newline="", encoding="utf-8") as fh:
+            first = fh.readline()
+        names = next(csv.reader([first]), [])
+        kind = {tuple(n for n, _ in GRADE_COLUMNS): "grade",
+                tuple(n for n, _ in COMPARE_COLUMNS): "compare"}.get(tuple(names))
+        if kind is None:
+            raise FileFormatError(f"{p}: not a vcfmeasure grade or compare output; cannot merge")
+        if header is not None and first != header:
             raise FileFormatError(f"{p}: columns differ from {paths[0]}; cannot merge")
-        parts.append(body)
+        header = first
+        shard = _Output(Path(p), kind, resume=False, parquet=False, journal=False)
+        queues.append(list(shard.read_csv().values()))
+    blocks = []
+    for turn in range(max((len(q) for q in queues), default=0)):
+        blocks += [q[turn] for q in queues if turn < len(q)]
     out = Path(out)
     with atomic_write(out) as tmp:
-        tmp.write_text((header or "") + "\n" + "".join(parts), encoding="utf-8")
+        tmp.write_text((header or "") + "".join(blocks), encoding="utf-8")
     return out

@@ -126,7 +126,8 @@ def _add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
                      help="address-space limit per worker process, e.g. 4G (a larger image "
                           "fails with an error row instead of exhausting the machine)")
     run.add_argument("--max-tasks-per-worker", type=_positive, default=100, metavar="N",
-                     help="replace each worker process after N inputs (default 100)")
+                     help="replace each worker process after N submissions (inputs are "
+                          "sent in batches of up to 16; default 100)")
     bar = run.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="show a progress bar (default: only on a terminal)")

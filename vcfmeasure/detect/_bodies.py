@@ -42,14 +42,16 @@ def find_candidates(pixels: np.ndarray, spacing_mm: float):
         The coarse label image (0 background), for the fine stage.
     prob : ndarray
         Core probability on the coarse grid.
+    bright : ndarray
+        The image on the coarse grid, smoothed by 2 mm.
     """
-    feats = coarse_features(pixels, spacing_mm)
+    feats, bright = coarse_features(pixels, spacing_mm, with_image=True)
     prob = load_scorer()(feats)
     mask = prob > P_CORE
     mask = ndimage.binary_opening(mask, structure=np.ones((3, 3), bool))
     labels, n = ndimage.label(mask)
     if n == 0:
-        return [], labels, prob
+        return [], labels, prob, bright
     idx = np.arange(1, n + 1)
     area = ndimage.sum_labels(np.ones_like(prob), labels, idx) * WORK_MM**2
     mean_p = ndimage.mean(prob, labels, idx)
@@ -81,4 +83,4 @@ def find_candidates(pixels: np.ndarray, spacing_mm: float):
             )
         )
     out.sort(key=lambda c: c.centre[1])
-    return out, labels, prob
+    return out, labels, prob, bright

@@ -31,7 +31,7 @@ from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
 from ._bodies import find_candidates
-from ._features import full_to_coarse
+from ._features import facing_profile, full_to_coarse, load_facing
 from ._fit import fit_body
 
 __all__ = ["detect_landmarks", "REVIEW_THRESHOLD", "DEFAULT_SPACING_MM"]
@@ -96,31 +96,19 @@ def _frames(cands, facing_sign):
     return out
 
 
-def _facing(prob_feats, cands, labels, spacing_mm):
-    """+1 when anterior is to the right (+x), -1 when to the left, from posterior elements."""
-    from ._features import WORK_MM
+def _facing(image, cands, spacing_mm):
+    """+1 when anterior is to the right (+x), -1 when to the left.
 
-    img = prob_feats
+    A logistic classifier (``models/facing_lr.npz``) reads the brightness profile
+    through each body along its long axis (posterior elements and paraspinal muscle on
+    one side, soft tissue or lung on the other); the log-odds are summed over bodies.
+    """
+    w, b = load_facing()
     score = 0.0
     for c in cands:
-        yy, xx = np.nonzero(labels == c.label)
-        cen = full_to_coarse(c.centre, spacing_mm)
-        e = c.axis_ap
-        proj = (xx - cen[0]) * e[0] + (yy - cen[1]) * e[1]
-        half = 0.5 * (proj.max() - proj.min()) + 3.0 / WORK_MM
-        side = []
-        for sgn in (1.0, -1.0):
-            t = np.arange(half, half + 14.0 / WORK_MM)
-            n = np.array([-e[1], e[0]])
-            s = np.arange(-4.0, 4.01, 1.0) / WORK_MM
-            T, S = np.meshgrid(t, s)
-            x = cen[0] + sgn * T * e[0] + S * n[0]
-            y = cen[1] + sgn * T * e[1] + S * n[1]
-            ok = (x >= 0) & (y >= 0) & (x < img.shape[1] - 1) & (y < img.shape[0] - 1)
-            vals = img[np.round(y[ok]).astype(int), np.round(x[ok]).astype(int)]
-            side.append(float(np.mean(vals)) if vals.size else 0.0)
-        # brighter side = posterior elements; score > 0 means +e side is anterior
-        score += (side[1] - side[0]) * (1.0 if e[0] >= 0 else -1.0)
+        e = c.axis_ap if c.axis_ap[0] >= 0 else -c.axis_ap
+        prof = facing_profile(image, full_to_coarse(c.centre, spacing_mm), e)
+        score += float(prof @ w + b)  # > 0: +e (pointing right) is anterior
     return 1.0 if score >= 0 else -1.0
 
 
@@ -247,6 +235,7 @@ def detect_landmarks(
     levels: Sequence[str] | str | None = None,
     anchor: str = "caudal",
     review_threshold: float = REVIEW_THRESHOLD,
+    refine: bool = True,
 ) -> Landmarks:
     """Find every whole vertebral body in a lateral radiograph and place six points on each.
 
@@ -266,6 +255,10 @@ def detect_landmarks(
     review_threshold : float
         Vertebrae with a confidence below this are flagged ``needs_review`` (not graded
         by :func:`vcfmeasure.grade`).
+    refine : bool
+        Finish with :func:`vcfmeasure.refine_landmarks` (edge snapping with the midway
+        rule for double contours); a point it cannot improve keeps the detector's
+        position.
 
     Returns
     -------
@@ -300,7 +293,7 @@ def detect_landmarks(
     spacing_mm = _spacing_of(radiograph)
     pixels = np.asarray(radiograph.pixels, np.float32)
     where = radiograph.path or "radiograph"
-    cands, labels, prob = find_candidates(pixels, spacing_mm)
+    cands, labels, prob, bright = find_candidates(pixels, spacing_mm)
     whole = [c for c in cands if not c.partial]
     whole = _on_spine(whole, spacing_mm)
     if not whole:
@@ -308,7 +301,7 @@ def detect_landmarks(
             f"{where}: no whole vertebral body found; is this a lateral spine radiograph "
             "with bone bright, and is the pixel spacing right?"
         )
-    facing = _facing(prob, whole, labels, spacing_mm)
+    facing = _facing(bright, whole, spacing_mm)
     frames = _frames(whole, facing)
     fits = []
     for c, (e, n) in zip(whole, frames, strict=True):
@@ -349,6 +342,8 @@ def detect_landmarks(
             note=b.note,
         )
     pts = {name: b.points for name, b in zip(names, bodies, strict=True)}
+    if refine:
+        pts = _refined(radiograph, pts, prov)
     image = {
         "shape": tuple(radiograph.shape),
         "spacing": radiograph.spacing,
@@ -363,6 +358,26 @@ def detect_landmarks(
         # inconsistent between levels (e.g. one body's sides swapped): keep them, flagged
         prov = {k: _flag(v, "inconsistent with its neighbours") for k, v in prov.items()}
         return Landmarks(pts, provenance=prov, image=image, validate=False)
+
+
+def _refined(radiograph, pts, prov):
+    """Snap the detected points with ``refine_landmarks``; keep ours where it gives up."""
+    from ._refine import refine_landmarks
+
+    todo = {k: v for k, v in pts.items() if not prov[k].needs_review}
+    if not todo:
+        return pts
+    try:
+        ref = refine_landmarks(radiograph, Landmarks(todo, validate=False))
+    except VcfMeasureError:
+        return pts
+    out = dict(pts)
+    for lv in ref.levels:
+        pc = np.asarray(ref.provenance[lv].point_confidence or (0.0,) * 6)
+        new = np.where(pc[:, None] > 0, ref[lv], pts[lv])
+        if _plausible(new) is None:
+            out[lv] = new
+    return out
 
 
 def _flag(p: Provenance, why: str) -> Provenance:

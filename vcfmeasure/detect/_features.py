@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["WORK_MM", "TEXTURE_MM", "block_reduce", "coarse_features", "BodyScorer", "load_scorer"]
+__all__ = [
+    "FACING_T_MM",
+    "TEXTURE_MM",
+    "WORK_MM",
+    "BodyScorer",
+    "block_reduce",
+    "coarse_features",
+    "facing_profile",
+    "load_facing",
+    "load_scorer",
+]
 
 #: Resolution of the coarse stage, mm per pixel.
 WORK_MM = 0.5
@@ -25,6 +35,10 @@ WORK_MM = 0.5
 TEXTURE_MM = 0.25
 
 _MODEL = Path(__file__).with_name("models") / "body_mlp.npz"
+_FACING = Path(__file__).with_name("models") / "facing_lr.npz"
+
+#: Positions (mm from the body centre along its long axis) of the facing profile.
+FACING_T_MM = np.arange(-60.0, 60.01, 2.5)
 
 
 def block_reduce(img: np.ndarray, factor: int) -> np.ndarray:
@@ -47,7 +61,7 @@ def _resample(img: np.ndarray, spacing_mm: float, target_mm: float) -> tuple[np.
     return red.astype(np.float32, copy=False), float(factor)
 
 
-def coarse_features(img: np.ndarray, spacing_mm: float) -> np.ndarray:
+def coarse_features(img: np.ndarray, spacing_mm: float, *, with_image: bool = False):
     """Feature stack ``(rows, cols, F)`` on the :data:`WORK_MM` grid.
 
     Parameters
@@ -56,6 +70,9 @@ def coarse_features(img: np.ndarray, spacing_mm: float) -> np.ndarray:
         Grey levels, bone bright.
     spacing_mm : float
         Pixel spacing of ``img``, mm.
+
+    with_image : bool
+        Also return the image on the coarse grid (smoothed by 2 mm).
 
     Returns
     -------
@@ -97,8 +114,10 @@ def coarse_features(img: np.ndarray, spacing_mm: float) -> np.ndarray:
         if tex_scale is None:
             tex_scale = float(np.percentile(en, 90)) + 1e-6
         feats.append(np.log1p(en / tex_scale * 4.0))
-    stack = np.stack(feats, axis=-1).astype(np.float32)
-    return np.clip(stack, -20, 20)
+    stack = np.clip(np.stack(feats, axis=-1).astype(np.float32), -20, 20)
+    if with_image:
+        return stack, g(work, 2.0, ws)
+    return stack
 
 
 def _fit(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -162,3 +181,27 @@ def load_scorer(path: str | None = None) -> BodyScorer:
     """Load the shipped body scorer (``models/body_mlp.npz``)."""
     with np.load(path or _MODEL) as z:
         return BodyScorer(z["mean"], z["std"], z["w1"], z["b1"], z["w2"], z["b2"])
+
+
+def facing_profile(image: np.ndarray, centre: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Normalised brightness profile through a body along ``e`` (coarse grid units).
+
+    ``image`` is the coarse image, ``centre`` the body centre ``(x, y)`` on the coarse
+    grid, ``e`` a unit ``(x, y)`` direction; the profile samples :data:`FACING_T_MM`,
+    averaged over +-4 mm across, zero mean and unit variance.
+    """
+    t = FACING_T_MM / WORK_MM
+    s = np.arange(-4.0, 4.01, 2.0) / WORK_MM
+    n = np.array([-e[1], e[0]])
+    T, S = np.meshgrid(t, s)
+    x = centre[0] + T * e[0] + S * n[0]
+    y = centre[1] + T * e[1] + S * n[1]
+    prof = ndimage.map_coordinates(image, [y, x], order=1, mode="nearest").mean(axis=0)
+    return (prof - prof.mean()) / (prof.std() + 1e-6)
+
+
+@lru_cache(maxsize=1)
+def load_facing(path: str | None = None) -> tuple[np.ndarray, float]:
+    """Load the facing classifier: weights over the profile and a bias."""
+    with np.load(path or _FACING) as z:
+        return np.asarray(z["w"], float), float(z["b"])

@@ -28,8 +28,8 @@ __all__ = ["BodyFit", "fit_body", "CORE_MM"]
 CORE_MM = 1.5
 #: Edge search half-window around the expected edge, mm (outwards, inwards).
 SEARCH_MM = (3.0, 2.5)
-#: Largest distance of a fitted corner from the core's box corner, mm.
-MAX_SHIFT_MM = 12.0
+#: Farthest a fitted corner may lie outside the core's box (pushed out by CORE_MM), mm.
+MAX_SHIFT_MM = 5.0
 #: Smoothing across / along the edge direction before differentiation, mm.
 SIGMA_ACROSS_MM, SIGMA_ALONG_MM = 0.5, 1.0
 
@@ -216,7 +216,8 @@ def fit_body(pixels, spacing_mm, centre, e, n, core_mask_coarse, ext):
             _intersect(*sup, *post), _intersect(*sup, *ant),
             _intersect(*inf, *ant), _intersect(*inf, *post),
         ])
-        if np.abs(new - box).max() > MAX_SHIFT_MM:
+        lo, hi = box.min(axis=0) - MAX_SHIFT_MM, box.max(axis=0) + MAX_SHIFT_MM
+        if not ((new > lo) & (new < hi)).all():
             res[:] = np.inf  # the fit ran away: keep the previous corners, flagged by res
             break
         corners = new

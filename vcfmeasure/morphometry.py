@@ -12,8 +12,6 @@ from .geometry import (
     adjacent_indices,
     direction_angle,
     endplate_line_angle,
-    handedness,
-    heights,
     heights_perpendicular,
     hexagon_area,
 )
@@ -80,8 +78,17 @@ def measure_arrays(
     iso = spacing is not None and np.ndim(spacing) == 1 and spacing[0] == spacing[1]
     # isotropic: angles and ratios need no scaling; lengths and areas are scaled at the end
     mm = xy if iso else _scale(xy, spacing)
+    n = len(mm)
+    # vertical chords (sa-ia, sm-im, sp-ip) and endplate directions (sa-sp, ia-ip); the
+    # directions get a NaN row n that index -1 (no neighbour) reads: no masks needed
+    chords = mm[:, SA::-1] - mm[:, IA:]
+    sup = np.empty((n + 1, 2))
+    inf = np.empty((n + 1, 2))
+    np.subtract(mm[:, SA], mm[:, SP], out=sup[:n])
+    np.subtract(mm[:, IA], mm[:, IP], out=inf[:n])
+    sup[n] = inf[n] = np.nan
     if height_method == "euclidean":
-        h = heights(mm)
+        h = np.hypot(chords[..., 0], chords[..., 1])
     elif height_method == "perpendicular":
         h = heights_perpendicular(mm)
     else:
@@ -92,15 +99,14 @@ def measure_arrays(
         area *= spacing[0] ** 2
     ha, hm, hp = h[:, 0], h[:, 1], h[:, 2]
     above, below = adjacent_indices(level_idx, spine_id)
-    # index -1 (no neighbour) picks the appended NaN row: no masks needed
     hp_ext = np.append(hp, np.nan)
     hp_above, hp_below = hp_ext[above], hp_ext[below]
-    hp_adj = np.where(np.isnan(hp_above), hp_below,
-                      np.where(np.isnan(hp_below), hp_above, 0.5 * (hp_above + hp_below)))
-    hand = handedness(mm)
-    nan_row = np.full((1, 2), np.nan)
-    sup = np.concatenate([mm[:, SA] - mm[:, SP], nan_row])  # superior endplate directions
-    inf = np.concatenate([mm[:, IA] - mm[:, IP], nan_row])  # inferior endplate directions
+    # mean of the neighbours present: fmax/fmin skip a NaN, so one neighbour gives itself
+    hp_adj = 0.5 * (np.fmax(hp_above, hp_below) + np.fmin(hp_above, hp_below))
+    # handedness (see geometry.handedness): anterior = sup + inf, cranial = chords a + p
+    ant = sup[:n] + inf[:n]
+    cra = chords[:, 0] + chords[:, 2]
+    hand = np.sign(ant[:, 0] * cra[:, 1] - ant[:, 1] * cra[:, 0])
     hand_above = np.append(hand, np.nan)[above]
     return {
         "ha": ha,
@@ -111,9 +117,9 @@ def measure_arrays(
         "crush_ratio": hp / hp_adj,
         "crush_ratio_above": hp / hp_above,
         "crush_ratio_below": hp / hp_below,
-        "wedge_angle": direction_angle(sup[:-1], inf[:-1], hand),
+        "wedge_angle": direction_angle(sup[:n], inf[:n], hand),
         "local_kyphosis_cobb": direction_angle(sup[above], inf[below], hand_above),
-        "local_kyphosis_gardner": direction_angle(sup[above], inf[:-1], hand_above),
+        "local_kyphosis_gardner": direction_angle(sup[above], inf[:n], hand_above),
         "area": area,
         "above": above,
         "below": below,

@@ -53,9 +53,12 @@ def direction_angle(d1: np.ndarray, d2: np.ndarray, handedness: np.ndarray) -> n
     >>> direction_angle(np.array([[10.0, 0.0]]), np.array([[10.0, -10.0]]), -1)
     array([45.])
     """
-    cross = d2[..., 0] * d1[..., 1] - d2[..., 1] * d1[..., 0]
+    # the sign of the handedness folds into the cross product: atan2(-y, x) = -atan2(y, x)
+    cross = (d2[..., 1] * d1[..., 0] - d2[..., 0] * d1[..., 1]) * handedness
     dot = d1[..., 0] * d2[..., 0] + d1[..., 1] * d2[..., 1]
-    return np.degrees(np.arctan2(cross, dot)) * -np.asarray(handedness)
+    out = np.arctan2(cross, dot)
+    out *= 180.0 / np.pi
+    return out
 
 
 def endplate_line_angle(

@@ -9,6 +9,7 @@ import numpy as np
 from ._errors import VcfMeasureError
 from ._table import ResultTable
 from .geometry import nearest_indices
+from .geometry._neighbours import _with_sentinel
 from .levels import LEVELS
 
 __all__ = [
@@ -112,7 +113,7 @@ def grade_arrays(
     if reference == "buckens":
         down = np.where(up >= 0, -1, down)
     elif reference == "radelement":
-        li_ext = np.append(li, 0)
+        li_ext = _with_sentinel(li, 0)
         d_up = np.where(up >= 0, li - li_ext[up], 10**6)
         d_dn = np.where(down >= 0, li_ext[down] - li, 10**6)
         up, down = np.where(d_up <= d_dn, up, -1), np.where(d_dn <= d_up, down, -1)

@@ -16,6 +16,7 @@ from .geometry import (
     hexagon_area,
 )
 from .geometry._heights import IA, IP, SA, SP
+from .geometry._neighbours import _with_sentinel
 from .landmarks import Landmarks
 from .levels import level_index
 from .radiograph import resolve_spacing
@@ -99,7 +100,7 @@ def measure_arrays(
         area *= spacing[0] ** 2
     ha, hm, hp = h[:, 0], h[:, 1], h[:, 2]
     above, below = adjacent_indices(level_idx, spine_id)
-    hp_ext = np.append(hp, np.nan)
+    hp_ext = _with_sentinel(hp, np.nan)
     hp_above, hp_below = hp_ext[above], hp_ext[below]
     # mean of the neighbours present: fmax/fmin skip a NaN, so one neighbour gives itself
     hp_adj = 0.5 * (np.fmax(hp_above, hp_below) + np.fmin(hp_above, hp_below))
@@ -107,7 +108,7 @@ def measure_arrays(
     ant = sup[:n] + inf[:n]
     cra = chords[:, 0] + chords[:, 2]
     hand = np.sign(ant[:, 0] * cra[:, 1] - ant[:, 1] * cra[:, 0])
-    hand_above = np.append(hand, np.nan)[above]
+    hand_above = _with_sentinel(hand, np.nan)[above]
     return {
         "ha": ha,
         "hm": hm,

@@ -3,6 +3,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def _with_sentinel(values: np.ndarray, sentinel: float) -> np.ndarray:
+    """``values`` with one more element, ``sentinel``, that index -1 reads."""
+    out = np.empty(values.size + 1, dtype=values.dtype)
+    out[:-1] = values
+    out[-1] = sentinel
+    return out
+
+
 def _check(level_index, spine_id):
     level_index = np.asarray(level_index, dtype=np.int64)
     if spine_id is None:
@@ -90,7 +98,7 @@ def nearest_indices(
     nxt = np.minimum.accumulate(np.where(eligible, idx, n)[:0:-1])[::-1]
     below[:-1] = np.where(nxt < n, nxt, -1)
     # index -1 reads the appended sentinel level, too far away to count
-    li_ext = np.append(li, 10**6)
+    li_ext = _with_sentinel(li, 10**6)
     above = np.where((sid[above] == sid) & (li - li_ext[above] <= max_gap) & (above >= 0),
                      above, -1)
     below = np.where((sid[below] == sid) & (li_ext[below] - li <= max_gap), below, -1)

@@ -59,7 +59,7 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
     Image ``i`` draws its settings from seed ``seed_base + i``: film facing (half left),
     in-plane rotation (+-10 deg), spacing (0.10-0.20 mm at the detector), magnification
     (1.05-1.35), blur and noise; one in three has osteoporotic contrast (0.45), one in
-    five double endplate contours (1-2.5 mm) on one vertebra; one or two deformities per
+    four double endplate contours (1-2.5 mm) on two vertebrae; one or two deformities per
     spine (wedge, biconcave, crush; severity away from the grade cuts); one in three
     spines shows the deformed vertebra cemented (restoration 0.3-0.7).
     """
@@ -84,10 +84,10 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
             cement[lv] = round(float(rng.uniform(0.3, 0.7)), 2)
         low = i % 3 == 1
         double = {}
-        if i % 5 == 3:
-            lv = levels[int(rng.integers(0, n_lv))]
-            if lv not in cement:
-                double[lv] = round(float(rng.uniform(1.0, 2.5)), 2)
+        if i % 4 == 3:
+            for j in rng.choice(n_lv, size=2, replace=False):
+                if levels[j] not in cement:
+                    double[levels[j]] = round(float(rng.uniform(1.0, 2.5)), 2)
         kwargs = {
             "facing": "left" if i % 2 else "right",
             "rotation_deg": round(float(rng.uniform(-10, 10)), 1),
@@ -214,11 +214,14 @@ def cohen_kappa(
 ):
     """Cohen's (unweighted) kappa of two raters; nan when agreement by chance is 1.
 
+    Also nan when the reference rater (``b``) used a single category: kappa is then 0
+    or undefined whatever the agreement, which says nothing.
+
     >>> round(cohen_kappa([0, 0, 1, 2], [0, 0, 1, 1]), 3)
     0.6
     """
     a, b = np.asarray(a), np.asarray(b)
-    if a.size == 0:
+    if a.size == 0 or np.unique(b).size < 2:
         return float("nan")
     cats = list(categories)
     m = np.zeros((len(cats), len(cats)))

@@ -111,7 +111,11 @@ class _Profiles:
         ref = ref[:, None]
         g, s, step = self.g, self.s, self.step
         idx = np.arange(s.size)[None, :]
-        strong = self.cand & (self.amp >= 0.4 * ref)
+        # cement (or anything far brighter than bone) is not the body outline
+        bright = self.outside + self.amp - self.dark
+        bone = self.cand & (self.amp >= 0.3 * ref) & (bright <= 2.0 * ref)
+        top = np.where(bone, self.amp, -np.inf).max(axis=1, keepdims=True)
+        strong = bone & (self.amp >= 0.5 * top)
         strongest = np.argmax(np.where(strong, self.amp, -np.inf), axis=1)[:, None]
         # the neighbour's endplate: a steep rise out of a dark (disc) level, outside the
         # strongest fall; nothing beyond it belongs to this body
@@ -272,7 +276,7 @@ def _sample_plan(all_pts, n_end, n_wall, deepen=0.0):
             o = 0.5 * _prior_offsets(side, t, mid)
             if mid is not None and deepen:
                 o = o - 0.5 * deepen * np.sin(np.pi * t / side.length) ** 2
-            plan.append((side, t, side.point(t, o), o))
+            plan.append((side, t, side.point(t, o), o, name))
     return plan
 
 
@@ -287,18 +291,22 @@ def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0
     # the window, weaker and rarer)
     per_vertebra = np.array([len(p[1]) for p in plan]).reshape(-1, 4).sum(axis=1)
     owner = np.repeat(np.arange(per_vertebra.size), per_vertebra)
+    # walls only: endplates may show half-strength double contours
+    wall = np.concatenate([np.full(len(p[1]), p[4] in ("ant", "post")) for p in plan])
     first = prof.reference()
     ref = np.full(per_vertebra.size, np.inf)
     for v in range(per_vertebra.size):
-        mine = first[owner == v]
+        mine = first[(owner == v) & wall]
+        if not np.isfinite(mine).any():
+            mine = first[owner == v]
         if np.isfinite(mine).any():
-            ref[v] = np.nanpercentile(mine, 35)
+            ref[v] = np.nanpercentile(mine, 60)
     edge, amp, partner = prof.edges(ref[owner])
     segment = np.repeat(np.arange(len(plan)), [len(p[1]) for p in plan])
     offsets = _despike(np.concatenate([p[3] for p in plan]) + edge, segment, max(3.0, 0.6 * gap))
     i = 0
     out = []
-    for side, t, _, _ in plan:
+    for side, t, _, _, _ in plan:
         n = len(t)
         side.t, side.o = t, offsets[i : i + n]
         side.amp, side.partner = amp[i : i + n], partner[i : i + n]

@@ -94,9 +94,16 @@ class _Profiles:
         return np.where(mask, idx, -1).max(axis=1)
 
     def reference(self):
-        """Per-profile amplitude of the strongest candidate (nan where none)."""
-        amp = np.where(self.cand, self.amp, -np.inf).max(axis=1)
-        return np.where(np.isfinite(amp), amp, np.nan)
+        """Per-profile amplitude of the body edge (nan where none).
+
+        The outermost candidate of at least half the strength of the strongest: the body
+        edge even where cement shows inside it.
+        """
+        amp = np.where(self.cand, self.amp, -np.inf)
+        top = amp.max(axis=1, keepdims=True)
+        best = self.outermost(self.cand & (amp >= 0.5 * top))
+        rows = np.arange(best.size)
+        return np.where(best >= 0, self.amp[rows, np.maximum(best, 0)], np.nan)
 
     def edges(self, ref):
         """Outer body edge per profile, given each profile's bone edge amplitude ``ref``.
@@ -300,7 +307,12 @@ def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0
         if not np.isfinite(mine).any():
             mine = first[owner == v]
         if np.isfinite(mine).any():
-            ref[v] = np.nanpercentile(mine, 60)
+            ref[v] = np.nanpercentile(mine, 50)
+    # bone density is much the same along one spine: a cemented body, whose walls may
+    # show mostly cement, takes its neighbours' bone edge strength
+    finite = ref[np.isfinite(ref)]
+    if finite.size >= 2:
+        ref = np.minimum(ref, 1.3 * np.percentile(finite, 25))
     edge, amp, partner = prof.edges(ref[owner])
     segment = np.repeat(np.arange(len(plan)), [len(p[1]) for p in plan])
     offsets = _despike(np.concatenate([p[3] for p in plan]) + edge, segment, max(3.0, 0.6 * gap))

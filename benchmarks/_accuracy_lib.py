@@ -33,6 +33,10 @@ SUPPORTED = list(LEVEL_TABLE)  # T4-L5
 _SEVERITY_BANDS = ((0.28, 0.37), (0.43, 0.55), (0.21, 0.22))
 
 
+def _near_cut(severity: float, margin: float = 0.03) -> bool:
+    return any(abs(severity - cut) < margin for cut in (0.20, 0.25, 0.40))
+
+
 @dataclass
 class Case:
     """One synthetic image of the set, with the conditions it was drawn under."""
@@ -81,7 +85,11 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
         cement = {}
         if i % 3 == 2:
             lv = next(iter(deformities))
-            cement[lv] = round(float(rng.uniform(0.3, 0.7)), 2)
+            restored = round(float(rng.uniform(0.3, 0.7)), 2)
+            # keep the severity after the procedure away from the grade cuts as well
+            while _near_cut(deformities[lv][1] * (1 - restored)):
+                restored = round(restored + 0.03, 2)
+            cement[lv] = restored
         low = i % 3 == 1
         double = {}
         if i % 4 == 3:

@@ -1,6 +1,6 @@
 """Semi-automatic refinement: move approximate landmarks onto the body edges.
 
-Method (per vertebra, two passes, the second in a narrower window around the first):
+Method (per vertebra; by default two wide passes, then one narrow pass around the result):
 
 1. Each of the four sides of the body (superior endplate, anterior wall, inferior
    endplate, posterior wall) is sampled by intensity profiles perpendicular to the side's
@@ -73,7 +73,7 @@ class _Profiles:
         self.outside = _shift(prof, k)
         self.amp = _shift(prof, -k) - self.outside
         first = ndimage.minimum_filter1d(prof, m, axis=1, origin=-(m // 2), mode="nearest")
-        beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
+        self.beyond = beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
         within = _shift(first, -(k + m - 1))  # darkest level in [i - k - m + 1, i - k]
         self.dark = prof.min(axis=1, keepdims=True)
         self.span = prof.max(axis=1) - self.dark[:, 0]
@@ -119,7 +119,9 @@ class _Profiles:
         g, s, step = self.g, self.s, self.step
         idx = np.arange(s.size)[None, :]
         # cement (or anything far brighter than bone) is not the body outline
-        bright = self.outside + self.amp - self.dark
+        # levels are taken against the darkest level just beyond each edge (the disc):
+        # the window's own minimum may lie in a lung, far darker than any disc
+        bright = self.outside + self.amp - self.beyond
         bone = self.cand & (self.amp >= 0.3 * ref) & (bright <= 2.0 * ref)
         top = np.where(bone, self.amp, -np.inf).max(axis=1, keepdims=True)
         strong = bone & (self.amp >= 0.5 * top)
@@ -130,7 +132,7 @@ class _Profiles:
         rise[:, 1:-1] = (g[:, 1:-1] <= g[:, :-2]) & (g[:, 1:-1] < g[:, 2:])
         rise &= (-self.amp >= 0.4 * ref) & (self.outside + self.amp <= self.dark + 0.3 * ref)
         block = np.where(rise & (idx > strongest), idx, s.size).min(axis=1)[:, None]
-        ok = strong & (idx < block) & (self.outside - self.dark <= 0.5 * ref)
+        ok = strong & (idx < block)
         best = self.outermost(ok)
         found = best >= 0
         rows = np.arange(best.size)
@@ -460,7 +462,7 @@ def refine_landmarks(
     landmarks: Landmarks,
     *,
     search_mm: float = 5.0,
-    passes: int = 2,
+    passes: int = 3,
     min_confidence: float = 0.25,
     double_contours: bool = True,
 ) -> Landmarks:
@@ -487,7 +489,9 @@ def refine_landmarks(
         Middle points may move further, by up to 0.15 of the median body height more,
         to reach a depressed (biconcave) endplate.
     passes : int
-        Refinement passes; the second searches within 2 mm of the first's result.
+        Refinement passes: all but the last search the full radius (each from the
+        previous result, so a corner far off is found in two steps); the last searches
+        within 2 mm of the previous result with denser profiles.
     min_confidence : float
         A point with a lower confidence (0-1) keeps its input position.
     double_contours : bool
@@ -545,11 +549,12 @@ def refine_landmarks(
     conf = np.zeros(xy.shape[:2])
     passes = max(int(passes), 1)
     for k in range(passes):
-        half = search_px if k == 0 else min(search_px, 2.0 / px_mm)
-        n_end, n_wall = (24, 16) if k == 0 else (48, 28)
+        fine = passes > 1 and k == passes - 1
+        half = min(search_px, 2.0 / px_mm) if fine else search_px
+        n_end, n_wall = (48, 28) if fine else (24, 16)
         measured = _measure(
-            img, xy, half, sigma, gap, n_end, n_wall, step=1.0 if k == 0 else 0.5,
-            deepen=deepen if k == 0 else 0.0,
+            img, xy, half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
+            deepen=0.0 if fine else deepen,
         )
         new = np.empty_like(xy)
         for i, sides in enumerate(measured):

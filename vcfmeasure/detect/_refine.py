@@ -354,17 +354,37 @@ def _midway(sides, px_mm):
             side.o = side.o - 0.5 * sep
 
 
-def _fit_at(side, t0, h):
+def _without_spur(side, t0, h, tol):
+    """Offsets with the outward bulge next to a corner (an osteophyte) removed.
+
+    A fit that leaves out the last 10 % of the side next to the corner is extrapolated to
+    it; edges there lying outside it by more than ``tol`` px are dropped.
+    """
+    near = np.abs(side.t - t0) < 0.1 * side.length
+    o = side.o
+    if not (near & np.isfinite(o)).any():
+        return o
+    far = _local_quadratic(side.t, np.where(near, np.nan, o), t0, h)
+    if far is None:
+        return o
+    coef, spread, _ = far
+    bulge = o - _polyval(coef, side.t - t0)
+    return np.where(near & (bulge > max(tol, 2.0 * spread)), np.nan, o)
+
+
+def _fit_at(side, t0, h, corner_tol=None):
     """Fit a side's edge offsets around ``t0``, wider and straighter where edges are sparse.
 
+    With ``corner_tol`` (px), an outward bulge next to the corner (osteophyte) is left out.
     Returns (coefficients in ``t - t0``, spread px, weight) or None.
     """
+    o = side.o if corner_tol is None else _without_spur(side, t0, h, corner_tol)
     for deg, scale, penalty in ((2, 1.0, 1.0), (1, 2.0, 0.7), (1, 4.0, 0.5)):
-        fit = _local_quadratic(side.t, side.o, t0, h * scale, deg)
+        fit = _local_quadratic(side.t, o, t0, h * scale, deg)
         if fit is not None:
             coef, spread, n_eff = fit
             # edges much fainter than the body's own (ribs, noise) earn less trust
-            near = np.isfinite(side.o) & (np.abs(side.t - t0) < h * scale)
+            near = np.isfinite(o) & (np.abs(side.t - t0) < h * scale)
             strength = _median(side.amp[near]) / side.ref if near.any() else 0.0
             return coef, spread, n_eff * penalty * min(1.0, 1.6 * strength)
     return None
@@ -372,8 +392,8 @@ def _fit_at(side, t0, h):
 
 def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
     """Corner: where an endplate fit meets a wall fit (alternating projections)."""
-    fp = _fit_at(plate, t_plate, h_plate)
-    fw = _fit_at(wall, t_wall, h_wall)
+    fp = _fit_at(plate, t_plate, h_plate, corner_tol=0.25 * tol)
+    fw = _fit_at(wall, t_wall, h_wall, corner_tol=0.25 * tol)
     if fp is None or fw is None:
         return None, 0.0
     cp, rp, np_ = fp

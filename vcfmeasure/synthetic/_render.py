@@ -165,8 +165,10 @@ def render_bodies(
     texture_rngs: list[np.random.Generator],
     double: dict[str, tuple[float, float]],
     cement: dict[str, np.random.Generator],
+    osteophytes: dict[str, float] | None = None,
 ) -> None:
     """Add bodies (cortex, trabecular texture), posterior elements and cement to ``att``."""
+    osteophytes = osteophytes or {}
     px_mm = geom.spacing_mm
     k = app.contrast
     t_wall = app.cortex_wall_mm * (0.6 + 0.4 * min(k, 1.0))
@@ -175,8 +177,10 @@ def render_bodies(
         if app.posterior_elements:
             _posterior_elements(att, geom, body, k * app.posterior)
         sup_sep, inf_sep = double.get(body.level, (0.0, 0.0))
-        reach = 2.0 + 0.5 * max(sup_sep, inf_sep)
-        box = _box(geom, body, (-2.0, body.depth + 2.0), (-reach, max(body.hp, body.ha) + reach))
+        spur = osteophytes.get(body.level, 0.0)
+        reach = 2.0 + 0.5 * max(sup_sep, inf_sep) + spur
+        box = _box(geom, body, (-2.0, body.depth + 2.0 + spur),
+                   (-reach, max(body.hp, body.ha) + reach))
         if box is None:
             continue
         u, w = _local(geom, body, box)
@@ -193,12 +197,32 @@ def render_bodies(
             )
             cover += _ramp(outer / px_mm) / len(shifts)
             inner += _ramp(core / px_mm) / len(shifts)
+        for poly in _spurs(body, spur):
+            cover = np.maximum(cover, _ramp(_convex_sdf(u, w, poly) / px_mm))
         # trabecular pattern: band-pass noise, ~0.4-1.5 mm grains
         tex = _texture(inner, trng, 0.35 / px_mm, app.texture)
         patch = k * (app.trabecular * inner * (1.0 + tex) + app.cortex * (cover - inner))
         if body.level in cement:
             patch += _cement(body, u, w, inner, cement[body.level], px_mm) * app.cement
         att[box] += patch
+
+
+def _spurs(body: BodyGeometry, length: float) -> list[np.ndarray]:
+    """Anterior osteophytes (claw spurs) of ``length`` mm at the two anterior corners.
+
+    Each is a triangle whose base runs 0.6 ``length`` along the endplate and down the wall
+    from the corner and whose tip points anteriorly and into the disc. The corner of the
+    body (the ground truth) does not move.
+    """
+    if length <= 0:
+        return []
+    d, ha = body.depth, body.ha
+    e_i, n_i, _ = body.inferior_frame()
+    sa, ia = np.array([d, 0.0]), np.array([d, ha])
+    up = [sa - [0.6 * length, 0.0], sa + [0.5 * length, -0.85 * length], sa + [0.0, 0.6 * length]]
+    tip = ia + 0.5 * length * np.array([1.0, 0.0]) + 0.85 * length * n_i
+    down = [ia - 0.6 * length * e_i, ia - [0.0, 0.6 * length], tip]
+    return [np.array(up), np.array(down)]
 
 
 def _posterior_elements(att, geom, body, level):
@@ -326,12 +350,16 @@ def render(
     cement: dict[str, np.random.Generator],
     diaphragm_y: float | None,
     rib_levels: list[tuple[BodyGeometry, bool]],
+    osteophytes: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Form the full image: integer-valued grey levels (float32), bone bright."""
     att = render_background(
         geom, bodies, app, background_rng, diaphragm_y=diaphragm_y, rib_levels=rib_levels
     )
-    render_bodies(att, geom, bodies, app, texture_rngs=texture_rngs, double=double, cement=cement)
+    render_bodies(
+        att, geom, bodies, app, texture_rngs=texture_rngs, double=double, cement=cement,
+        osteophytes=osteophytes,
+    )
     img = OFFSET + GAIN * att
     if app.blur_mm > 0:
         img = ndimage.gaussian_filter(img, app.blur_mm / geom.spacing_mm)

@@ -62,8 +62,10 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
 
     Image ``i`` draws its settings from seed ``seed_base + i``: film facing (half left),
     in-plane rotation (+-10 deg), spacing (0.10-0.20 mm at the detector), magnification
-    (1.05-1.35), blur and noise; one in three has osteoporotic contrast (0.45), one in
-    four double endplate contours (1-2.5 mm) on two vertebrae; one or two deformities per
+    (1.05-1.35), blur and noise; one in three has osteoporotic contrast (0.45), about
+    one in four double endplate contours (1-2.5 mm) on two vertebrae, about three in ten
+    anterior osteophytes (2-4 mm) on two vertebrae (both drawn independently of the other
+    settings); one or two deformities per
     spine (wedge, biconcave, crush; severity away from the grade cuts); one in three
     spines shows the deformed vertebra cemented (restoration 0.3-0.7).
     """
@@ -92,10 +94,16 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
             cement[lv] = restored
         low = i % 3 == 1
         double = {}
-        if i % 4 == 3:
-            for j in rng.choice(n_lv, size=2, replace=False):
+        rng_double = np.random.default_rng([seed, 2])  # independent of facing and the rest
+        if rng_double.random() < 0.25:
+            for j in rng_double.choice(n_lv, size=2, replace=False):
                 if levels[j] not in cement:
-                    double[levels[j]] = round(float(rng.uniform(1.0, 2.5)), 2)
+                    double[levels[j]] = round(float(rng_double.uniform(1.0, 2.5)), 2)
+        spurs = {}
+        rng_spurs = np.random.default_rng([seed, 1])  # independent of the other draws
+        if rng_spurs.random() < 0.3:
+            for j in rng_spurs.choice(n_lv, size=min(2, n_lv), replace=False):
+                spurs[levels[j]] = round(float(rng_spurs.uniform(2.0, 4.0)), 1)
         kwargs = {
             "facing": "left" if i % 2 else "right",
             "rotation_deg": round(float(rng.uniform(-10, 10)), 1),
@@ -107,12 +115,13 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
         }
         spine = make_spine(
             levels, seed=seed, deformities=deformities, cement=cement or None,
-            double_contour=double or None, **kwargs,
+            double_contour=double or None, osteophytes=spurs or None, **kwargs,
         )
         conditions = {
             "facing": kwargs["facing"],
             "contrast": "low" if low else "normal",
             "double_contour": sorted(double),
+            "osteophytes": sorted(spurs),
         }
         cases.append(Case(f"case{i:03d}", spine, conditions))
     return cases
@@ -196,6 +205,7 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 "facing": case.conditions["facing"],
                 "contrast": case.conditions["contrast"],
                 "double": lv in case.conditions["double_contour"],
+                "osteophytes": lv in case.conditions["osteophytes"],
                 "true_grade": true_grades[lv],
                 "drawn_grade": spine.truth[lv]["grade"],
                 "missed": lv not in found,
@@ -251,6 +261,7 @@ CONDITIONS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
     ("normal contrast", lambda r: r["contrast"] == "normal"),
     ("low contrast", lambda r: r["contrast"] == "low"),
     ("double contour", lambda r: r["double"]),
+    ("osteophytes", lambda r: r["osteophytes"]),
 )
 
 

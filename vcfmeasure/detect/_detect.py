@@ -1,18 +1,407 @@
-"""Automatic detection of vertebral bodies (placeholder until issue 6 lands)."""
+"""``detect_landmarks``: every vertebral body in a lateral radiograph, six points each.
+
+Pipeline (details in ``docs/detection.md``):
+
+1. Coarse stage (``_features``, ``_bodies``): the image is resampled to 0.5 mm per
+   pixel, a bank of multi-scale filters is scored by a tiny network (trained on the
+   synthetic generator by ``benchmarks/train_detector.py``) for "inside a body core", and
+   the thresholded map is split into connected cores. Cores touching the image border are
+   cut bodies and are not reported.
+2. The cores are chained cranial -> caudal; gaps of a whole body (an unreadable vertebra)
+   are filled by interpolation and flagged for review; the side of the posterior
+   elements gives the film's facing.
+3. Fine stage (``_fit``): each body's four sides are located to sub-pixel precision and
+   the six points (REFERENCE.md section 1) are read from the fitted sides.
+4. Levels are named from ``levels=`` (all of them, or one anchor), or guessed from body
+   sizes (``level_guessed=True``). Each vertebra gets a confidence; below
+   :data:`REVIEW_THRESHOLD` it is flagged ``needs_review`` and :func:`vcfmeasure.grade`
+   leaves it ungraded.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["detect_landmarks"]
+import numpy as np
+
+from .._errors import ImageError, LandmarkError, SpacingWarning, VcfMeasureError
+from ..landmarks import Landmarks, Provenance, validate_bodies
+from ..levels import LEVELS, level_index, normalize_level
+from ..radiograph import Radiograph
+from ._bodies import find_candidates
+from ._features import facing_profile, full_to_coarse, load_facing
+from ._fit import fit_body
+
+__all__ = ["detect_landmarks", "REVIEW_THRESHOLD", "DEFAULT_SPACING_MM"]
+
+TOOL = "vcfmeasure.detect"
+VERSION = "0.1"
+#: Vertebrae whose confidence is below this are flagged ``needs_review``.
+REVIEW_THRESHOLD = 0.5
+#: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector
+#: at the patient plane). Detection needs a physical scale; a warning says so.
+DEFAULT_SPACING_MM = 0.15
+#: Most bodies inferred in one gap of the chain.
+MAX_GAP = 2
+#: Confidence given to a body inferred from a gap between its neighbours.
+GAP_CONFIDENCE = 0.05
+
+# Typical posterior height and depth (mm) per level, T1-L5 (T4-L5 as in the synthetic
+# generator's LEVEL_TABLE, T1-T3 extrapolated), for guessing level names from sizes.
+_SIZE_MM = {
+    "T1": (17.5, 25.5), "T2": (18.0, 26.0), "T3": (18.5, 26.5),
+    "T4": (19.0, 27.0), "T5": (19.5, 27.5), "T6": (20.0, 28.0), "T7": (20.5, 29.0),
+    "T8": (21.2, 30.0), "T9": (22.0, 31.0), "T10": (22.8, 32.0), "T11": (23.6, 33.0),
+    "T12": (24.5, 34.0), "L1": (25.5, 36.0), "L2": (26.5, 38.0), "L3": (27.5, 40.0),
+    "L4": (27.5, 41.0), "L5": (27.0, 42.0),
+}
 
 
-def detect_landmarks(radiograph: Any, *, levels: Any = None) -> Any:
-    """Find the vertebral bodies and place six points on each (not implemented yet).
+@dataclass
+class _Body:
+    points: np.ndarray  # (6, 2) full-image pixels
+    confidence: float
+    point_confidence: tuple[float, ...]
+    note: str | None = None
+    inferred: bool = False
+
+
+def _spacing_of(radiograph: Radiograph) -> float:
+    if radiograph.spacing is None:
+        warnings.warn(
+            f"{radiograph.path or 'radiograph'}: no pixel spacing; detection assumes "
+            f"{DEFAULT_SPACING_MM} mm per pixel. Give the spacing (load_image(..., "
+            "spacing=...)) for reliable detection",
+            SpacingWarning,
+            stacklevel=3,
+        )
+        return DEFAULT_SPACING_MM
+    row, col = radiograph.spacing
+    return float(np.sqrt(row * col))
+
+
+def _frames(cands, facing_sign):
+    """Per candidate: unit (e, n) with e posterior->anterior, n cranial->caudal."""
+    out = []
+    for c in cands:
+        e = c.axis_ap.copy()
+        if e[0] * facing_sign < 0:
+            e = -e
+        n = np.array([-e[1], e[0]])
+        if n[1] < 0:
+            n = -n
+        out.append((e, n))
+    return out
+
+
+def _facing(image, cands, spacing_mm):
+    """+1 when anterior is to the right (+x), -1 when to the left.
+
+    A logistic classifier (``models/facing_lr.npz``) reads the brightness profile
+    through each body along its long axis (posterior elements and paraspinal muscle on
+    one side, soft tissue or lung on the other); the log-odds are summed over bodies.
+    """
+    w, b = load_facing()
+    score = 0.0
+    for c in cands:
+        e = c.axis_ap if c.axis_ap[0] >= 0 else -c.axis_ap
+        prof = facing_profile(image, full_to_coarse(c.centre, spacing_mm), e)
+        score += float(prof @ w + b)  # > 0: +e (pointing right) is anterior
+    return 1.0 if score >= 0 else -1.0
+
+
+def _confidence(fit, prob, step_ref):
+    """Vertebra confidence and per-point confidence from the side fits."""
+    res_q = np.exp(-((np.minimum(fit.resid_mm, 10.0) / 0.6) ** 2))
+    inl_q = np.clip(fit.inliers, 0.0, 1.0)
+    step_q = np.clip(fit.step / max(0.5 * step_ref, 1e-6), 0.0, 1.0)
+    side_q = (res_q * inl_q * step_q) ** (1 / 3)
+    prob_q = float(np.clip((prob - 0.5) / 0.3, 0.0, 1.0))
+    conf = float((np.prod(side_q) ** 0.25) * (0.5 + 0.5 * prob_q))
+    s, a, i, p = side_q  # superior, anterior, inferior, posterior
+    point = (
+        np.sqrt(s * p), s, np.sqrt(s * a), np.sqrt(i * a), i, np.sqrt(i * p),
+    )
+    return conf, tuple(float(v) for v in point)
+
+
+def _plausible(points, level_hint=None) -> str | None:
+    try:
+        validate_bodies(("L1",), points[None])
+    except LandmarkError as err:
+        return str(err)
+    return None
+
+
+def _heights_mm(points, spacing_mm):
+    sp, sm, sa, ia, im, ip = points
+    hp = np.hypot(*(ip - sp)) * spacing_mm
+    depth = 0.5 * (np.hypot(*(sa - sp)) + np.hypot(*(ia - ip))) * spacing_mm
+    return hp, depth
+
+
+def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
+    """Insert interpolated, flagged bodies where a whole body is missing in the chain."""
+    if len(bodies) < 2:
+        return bodies
+    cent = np.array([b.points.mean(axis=0) for b in bodies])
+    hp = np.array([_heights_mm(b.points, spacing_mm)[0] for b in bodies])
+    pitch_est = 1.2 * np.median(hp) / spacing_mm  # body + disc, px
+    d = np.hypot(*(np.diff(cent, axis=0)).T)
+    normal_steps = d[d < 1.5 * pitch_est]
+    pitch = float(np.median(normal_steps)) if normal_steps.size else pitch_est
+    out = [bodies[0]]
+    for k in range(1, len(bodies)):
+        missing = min(int(round(d[k - 1] / pitch)) - 1, MAX_GAP)
+        a, b = bodies[k - 1], bodies[k]
+        for m in range(1, missing + 1):
+            f = m / (missing + 1)
+            shape = 0.5 * ((a.points - a.points.mean(0)) + (b.points - b.points.mean(0)))
+            centre = (1 - f) * a.points.mean(0) + f * b.points.mean(0)
+            out.append(
+                _Body(
+                    centre + shape, GAP_CONFIDENCE, (GAP_CONFIDENCE,) * 6,
+                    note="no body found here: interpolated between its neighbours",
+                    inferred=True,
+                )
+            )
+        out.append(b)
+    return out
+
+
+def _guess_levels(bodies: list[_Body], spacing_mm: float) -> list[str]:
+    """Name a run of bodies from their sizes (least squares over start level and scale)."""
+    sizes = np.array([_heights_mm(b.points, spacing_mm) for b in bodies if not b.inferred])
+    real = [k for k, b in enumerate(bodies) if not b.inferred]
+    names = list(_SIZE_MM)
+    ref = np.log(np.array([_SIZE_MM[n] for n in names]))
+    # depth is robust to fractures; posterior height less so: weight depth more
+    wts = np.array([0.35, 1.0])
+    n = len(bodies)
+    best, best_start = np.inf, len(names) - n
+    for start in range(0, len(names) - n + 1):
+        r = ref[start + np.array(real)]
+        diff = np.log(sizes) - r
+        scale = np.median(diff, axis=0).mean()
+        cost = float((((diff - scale) ** 2) * wts).sum()) + 0.5 * abs(scale) ** 2
+        if cost < best:
+            best, best_start = cost, start
+    return names[best_start : best_start + n]
+
+
+def _name_levels(bodies, levels, anchor, spacing_mm):
+    """Level names for ``bodies`` (cranial -> caudal) and whether they are guessed."""
+    n = len(bodies)
+    if levels is None:
+        return _guess_levels(bodies, spacing_mm), True, bodies
+    if isinstance(levels, str):
+        levels = [levels]
+    names = [normalize_level(lv) for lv in levels]
+    if len(names) == 1:
+        i = level_index(names[0])
+        start = i - (n - 1) if anchor == "caudal" else i
+        if start < 0 or start + n > len(LEVELS):
+            raise VcfMeasureError(
+                f"anchor {names[0]} as the {anchor} body leaves {n} bodies outside C2-S1; "
+                "check the anchor or give anchor='cranial'/'caudal'"
+            )
+        return list(LEVELS[start : start + n]), False, bodies
+    idx = [level_index(lv) for lv in names]
+    if idx != list(range(idx[0], idx[0] + len(idx))):
+        raise VcfMeasureError(
+            f"levels {names} are not a contiguous cranial -> caudal run; give the levels "
+            "in view, e.g. ['T12', 'L1', 'L2'], or one anchor level"
+        )
+    if len(names) == n:
+        return names, False, bodies
+    if len(names) < n:
+        # more bodies than named levels: keep the best-scoring contiguous run
+        k = len(names)
+        conf = np.array([b.confidence for b in bodies])
+        start = int(np.argmax([conf[s : s + k].sum() for s in range(n - k + 1)]))
+        return names, False, bodies[start : start + k]
+    # fewer bodies than named levels: place them by size within the given run
+    guess = _guess_levels(bodies, spacing_mm)
+    gi = level_index(guess[0])
+    start = int(np.clip(gi, idx[0], idx[-1] - n + 1))
+    return list(LEVELS[start : start + n]), True, bodies
+
+
+def detect_landmarks(
+    radiograph: Radiograph | np.ndarray,
+    *,
+    levels: Sequence[str] | str | None = None,
+    anchor: str = "caudal",
+    review_threshold: float = REVIEW_THRESHOLD,
+    refine: bool = True,
+) -> Landmarks:
+    """Find every whole vertebral body in a lateral radiograph and place six points on each.
+
+    Parameters
+    ----------
+    radiograph : Radiograph or ndarray (R, C)
+        Bone bright. Its spacing sets the physical scale the detector works at (an array
+        or a radiograph without spacing is taken as 0.15 mm per pixel, with a
+        :class:`~vcfmeasure.SpacingWarning`).
+    levels : sequence of str or str, optional
+        The levels in view, cranial -> caudal (as many as there are whole bodies), or a
+        single anchor level naming the ``anchor`` end of the detected run. Without it the
+        levels are guessed from body sizes and the provenance says ``level_guessed``.
+    anchor : {"caudal", "cranial"}
+        Which end of the detected run a single anchor level names (default: the lowest
+        whole body in the image).
+    review_threshold : float
+        Vertebrae with a confidence below this are flagged ``needs_review`` (not graded
+        by :func:`vcfmeasure.grade`).
+    refine : bool
+        Finish with :func:`vcfmeasure.refine_landmarks` (edge snapping with the midway
+        rule for double contours); a point it cannot improve keeps the detector's
+        position.
+
+    Returns
+    -------
+    Landmarks
+        ``(x, y)`` pixels, cranial -> caudal; provenance per level: method
+        ``"detected"``, tool ``"vcfmeasure.detect"``, ``confidence`` (0-1),
+        ``point_confidence`` (6), ``level_guessed``, ``needs_review``. Partial bodies cut
+        by the image border are not reported. A body missing between two found ones
+        (unreadable) is reported with interpolated points and flagged.
 
     Raises
     ------
-    NotImplementedError
-        Always, until issue 6 lands.
+    ImageError
+        When no vertebral body is found.
+    VcfMeasureError
+        For levels that are not contiguous or an anchor that does not fit.
+
+    Examples
+    --------
+    >>> from vcfmeasure.synthetic import make_spine
+    >>> spine = make_spine(["T12", "L1", "L2"], seed=7, imager_spacing_mm=0.3)
+    >>> lm = detect_landmarks(spine.radiograph, levels="L2")
+    >>> lm.levels
+    ('T12', 'L1', 'L2')
+    >>> lm.provenance["L1"].method, lm.provenance["L1"].needs_review
+    ('detected', False)
     """
-    raise NotImplementedError("detect_landmarks lands with issue 6")
+    if anchor not in ("caudal", "cranial"):
+        raise VcfMeasureError(f"anchor must be 'caudal' or 'cranial', got {anchor!r}")
+    if not isinstance(radiograph, Radiograph):
+        radiograph = Radiograph(np.asarray(radiograph, dtype=np.float32))
+    spacing_mm = _spacing_of(radiograph)
+    pixels = np.asarray(radiograph.pixels, np.float32)
+    where = radiograph.path or "radiograph"
+    cands, labels, prob, bright = find_candidates(pixels, spacing_mm)
+    whole = [c for c in cands if not c.partial]
+    whole = _on_spine(whole, spacing_mm)
+    if not whole:
+        raise ImageError(
+            f"{where}: no whole vertebral body found; is this a lateral spine radiograph "
+            "with bone bright, and is the pixel spacing right?"
+        )
+    facing = _facing(bright, whole, spacing_mm)
+    frames = _frames(whole, facing)
+    fits = []
+    for c, (e, n) in zip(whole, frames, strict=True):
+        core = labels == c.label
+        yy, xx = np.nonzero(core)
+        from ._features import coarse_to_full
+
+        full = coarse_to_full(np.stack([xx, yy], 1), spacing_mm)
+        rel = (full - c.centre) * spacing_mm
+        uu, ww = rel @ e, rel @ n
+        from ._features import WORK_MM
+
+        ext = (uu.min() - 0.5 * WORK_MM, uu.max() + 0.5 * WORK_MM,
+               ww.min() - 0.5 * WORK_MM, ww.max() + 0.5 * WORK_MM)
+        fits.append(fit_body(pixels, spacing_mm, c.centre, e, n, core, ext))
+    step_ref = float(np.median([np.median(f.step) for f in fits]))
+    bodies = []
+    for c, f in zip(whole, fits, strict=True):
+        conf, pconf = _confidence(f, c.prob, step_ref)
+        problem = _plausible(f.points)
+        note, pts = None, f.points
+        if problem:
+            pts = f.box
+            conf, note = min(conf, 0.1), "sides not found; outline is the coarse box"
+            pconf = (min(conf, 0.1),) * 6
+        bodies.append(_Body(pts, conf, pconf, note))
+    bodies = _fill_gaps(bodies, spacing_mm)
+    bodies = [b for b in bodies if _plausible(b.points) is None]
+    if not bodies:
+        raise ImageError(f"{where}: no plausible vertebral body outline found")
+    names, guessed, bodies = _name_levels(bodies, levels, anchor, spacing_mm)
+    prov = {}
+    for name, b in zip(names, bodies, strict=True):
+        prov[name] = Provenance(
+            "detected", tool=TOOL, version=VERSION, confidence=round(b.confidence, 4),
+            point_confidence=tuple(round(p, 4) for p in b.point_confidence),
+            level_guessed=guessed, needs_review=b.confidence < review_threshold,
+            note=b.note,
+        )
+    pts = {name: b.points for name, b in zip(names, bodies, strict=True)}
+    if refine:
+        pts = _refined(radiograph, pts, prov)
+    image = {
+        "shape": tuple(radiograph.shape),
+        "spacing": radiograph.spacing,
+        "spacing_source": radiograph.spacing_source,
+        "facing": "right" if facing > 0 else "left",
+    }
+    if radiograph.path:
+        image["path"] = radiograph.path
+    try:
+        return Landmarks(pts, provenance=prov, image=image)
+    except LandmarkError:
+        # inconsistent between levels (e.g. one body's sides swapped): keep them, flagged
+        prov = {k: _flag(v, "inconsistent with its neighbours") for k, v in prov.items()}
+        return Landmarks(pts, provenance=prov, image=image, validate=False)
+
+
+def _refined(radiograph, pts, prov):
+    """Snap the detected points with ``refine_landmarks``; keep ours where it gives up."""
+    from ._refine import refine_landmarks
+
+    todo = {k: v for k, v in pts.items() if not prov[k].needs_review}
+    if not todo:
+        return pts
+    try:
+        ref = refine_landmarks(radiograph, Landmarks(todo, validate=False))
+    except VcfMeasureError:
+        return pts
+    out = dict(pts)
+    for lv in ref.levels:
+        pc = np.asarray(ref.provenance[lv].point_confidence or (0.0,) * 6)
+        new = np.where(pc[:, None] > 0, ref[lv], pts[lv])
+        if _plausible(new) is None:
+            out[lv] = new
+    return out
+
+
+def _flag(p: Provenance, why: str) -> Provenance:
+    from dataclasses import replace
+
+    return replace(p, needs_review=True, note=(p.note + "; " if p.note else "") + why)
+
+
+def _on_spine(cands, spacing_mm):
+    """Drop candidates far off the chain of body centres (ribs, soft-tissue blobs)."""
+    if len(cands) < 3:
+        return cands
+    c = np.array([k.centre for k in cands])
+    area = np.array([k.area_mm2 for k in cands])
+    keep = area > 0.3 * np.median(area)
+    for _ in range(3):
+        if keep.sum() < 3:
+            break
+        deg = 2 if keep.sum() >= 5 else 1
+        coef = np.polyfit(c[keep, 1], c[keep, 0], deg)
+        off_mm = np.abs(c[:, 0] - np.polyval(coef, c[:, 1])) * spacing_mm
+        width = np.sqrt(np.median(area[keep]))  # mm, about a core's height
+        new_keep = (area > 0.3 * np.median(area[keep])) & (off_mm < 0.6 * width + 3.0)
+        if new_keep.sum() < 2 or (new_keep == keep).all():
+            break
+        keep = new_keep
+    return [k for k, f in zip(cands, keep, strict=True) if f]

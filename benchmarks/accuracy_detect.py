@@ -1,0 +1,187 @@
+"""Accuracy and speed of ``vcfmeasure.detect_landmarks`` on held-out synthetic images.
+
+Usage (from the repository root)::
+
+    python benchmarks/accuracy_detect.py [--cases 60] [--seed 500000] [--speed]
+
+Draws ``--cases`` scenes with :func:`detect_cases.random_case` (seeds 500000+, disjoint
+from training and tests), detects with one anchor level (the truth name of the caudal-most
+whole body) and reports:
+
+- found: share of true vertebrae matched by a detection (centroid within 40 % of the
+  body's posterior height) that is not flagged for review / flagged;
+- extra: detections matching no true vertebra (e.g. cut bodies reported as whole);
+- levels: share of matched vertebrae named right (anchor given), and without any levels
+  (guessed);
+- point error (mm): median, p90, p99 over all points of matched vertebrae, also by case
+  type (fractured, cemented, osteoporotic);
+- Genant grade agreement: ``vm.grade`` on the detected points vs on the exact points
+  (both with the default reference), over matched, unflagged vertebrae;
+- time per image and per megapixel; ``--speed`` times a 3000 x 2500 image on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from detect_cases import random_case  # noqa: E402
+
+import vcfmeasure as vm  # noqa: E402
+from vcfmeasure.detect import detect_landmarks  # noqa: E402
+from vcfmeasure.radiograph import Radiograph  # noqa: E402
+from vcfmeasure.synthetic import make_spine  # noqa: E402
+
+
+def _grades(lm, spacing):
+    recs = vm.grade(vm.measure(lm, spacing=spacing)).to_records()
+    return {r["level"]: r["grade"] for r in recs}
+
+
+def evaluate_case(kw: dict, refine: bool = True) -> dict:
+    spine = make_spine(**kw)
+    rg = spine.radiograph
+    sp = rg.spacing[0]
+    truth = spine.landmarks
+    t0 = time.perf_counter()
+    det = detect_landmarks(rg, levels=truth.levels[-1], refine=refine)
+    dt = time.perf_counter() - t0
+    guessed = detect_landmarks(rg, refine=False)
+    tc = truth.array.mean(axis=1)
+    th = np.hypot(*(truth.array[:, 5] - truth.array[:, 0]).T)
+    dlv = det.levels
+    dc = det.array.mean(axis=1) if len(dlv) else np.zeros((0, 2))
+    out = {"n_true": len(truth), "time_s": dt, "mpx": rg.pixels.size / 1e6, "matched": [],
+           "extra": 0}
+    used = set()
+    gl = dict(zip(guessed.levels, guessed.array.mean(axis=1), strict=True))
+    g_true = _grades(truth, rg)
+    g_det = _grades(det, rg) if len(dlv) else {}
+    for k, lv in enumerate(truth.levels):
+        if len(dc) == 0:
+            break
+        d = np.hypot(*(dc - tc[k]).T)
+        j = int(np.argmin(d))
+        if d[j] > 0.4 * th[k] or j in used:
+            continue
+        used.add(j)
+        err = np.hypot(*(det.array[j] - truth.array[k]).T) * sp
+        prov = det.provenance[dlv[j]]
+        gname = min(gl, key=lambda n: np.hypot(*(gl[n] - tc[k]))) if gl else None
+        out["matched"].append({
+            "level": lv, "named": dlv[j], "guess": gname, "err_mm": err,
+            "flagged": prov.needs_review, "conf": prov.confidence,
+            "grade_true_pts": g_true.get(lv), "grade_det": g_det.get(dlv[j]),
+            "grade_drawn": spine.truth[lv]["grade"],
+            "fractured": spine.truth[lv]["drawn_deformity"] != "normal",
+            "cement": spine.truth[lv]["cement"],
+            "osteo": kw.get("contrast", 1.0) < 0.6,
+        })
+    out["extra"] = len(dlv) - len(used)
+    return out
+
+
+def summarise(results) -> None:
+    m = [r for res in results for r in res["matched"]]
+    n_true = sum(res["n_true"] for res in results)
+    found = len(m)
+    unflagged = [r for r in m if not r["flagged"]]
+    print(f"images {len(results)}, vertebrae {n_true}")
+    print(f"found (matched)            {found / n_true:7.1%}  ({found}/{n_true})")
+    print(f"found and not flagged      {len(unflagged) / n_true:7.1%}")
+    print(f"extra detections           {sum(r['extra'] for r in results)}")
+    named = np.mean([r["named"] == r["level"] for r in m]) if m else 0
+    guess = np.mean([r["guess"] == r["level"] for r in m]) if m else 0
+    print(f"levels named right (anchor) {named:6.1%}   guessed, no levels {guess:6.1%}")
+
+    def errs(rows):
+        e = np.concatenate([r["err_mm"] for r in rows]) if rows else np.array([np.nan])
+        return f"median {np.median(e):5.2f}  p90 {np.percentile(e, 90):5.2f}  " \
+               f"p99 {np.percentile(e, 99):5.2f} mm  (n={len(rows)})"
+
+    print(f"point error, all matched   {errs(m)}")
+    print(f"point error, unflagged     {errs(unflagged)}")
+    print(f"  fractured (unflagged)    {errs([r for r in unflagged if r['fractured']])}")
+    print(f"  cemented (unflagged)     {errs([r for r in unflagged if r['cement']])}")
+    print(f"  osteoporotic (unflagged) {errs([r for r in unflagged if r['osteo']])}")
+    gr = [r for r in unflagged if r["grade_true_pts"] is not None and r["grade_det"] is not None]
+    if gr:
+        agree = np.mean([r["grade_det"] == r["grade_true_pts"] for r in gr])
+        drawn = np.mean([r["grade_det"] == r["grade_drawn"] for r in gr])
+        base = np.mean([r["grade_true_pts"] == r["grade_drawn"] for r in gr])
+        print(f"Genant grade agreement     {agree:7.1%} vs grading the exact points "
+              f"(n={len(gr)});  vs drawn grade {drawn:.1%} (exact points: {base:.1%})")
+    fl = [r for r in m if r["flagged"]]
+    print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
+    t = np.array([res["time_s"] for res in results])
+    mp = np.array([res["mpx"] for res in results])
+    print(f"time per image             median {np.median(t):.2f} s, max {t.max():.2f} s, "
+          f"{np.median(t / mp):.2f} s per megapixel")
+
+
+def speed() -> None:
+    spine = make_spine(first="T10", last="L4", seed=424242, imager_spacing_mm=0.115,
+                       magnification=1.15)
+    px = spine.radiograph.pixels
+    big = np.pad(px, ((0, max(0, 3000 - px.shape[0])), (0, max(0, 2500 - px.shape[1]))),
+                 mode="edge")[:3000, :2500]
+    rg = Radiograph(big, spacing=spine.radiograph.spacing, spacing_source="user")
+    detect_landmarks(rg, levels="L4")  # warm-up (model load)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        detect_landmarks(rg, levels="L4")
+        times.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    detect_landmarks(rg, levels="L4")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"3000 x 2500 image at {rg.spacing[0]:.3f} mm: {min(times):.2f} s (best of 3), "
+          f"peak traced memory {peak / 2**20:.0f} MiB (image itself "
+          f"{big.nbytes / 2**20:.0f} MiB)")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=500000)
+    ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-refine", action="store_true", help="skip refine_landmarks")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    results = []
+    for i in range(args.cases):
+        kw = random_case(rng)
+        try:
+            res = evaluate_case(kw, refine=not args.no_refine)
+        except vm.VcfMeasureError as err:
+            print(f"case {i}: {err}")
+            res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],
+                   "extra": 0}
+        if args.verbose:
+            bad = [(r["level"], r["named"], round(float(np.max(r["err_mm"])), 2), r["flagged"])
+                   for r in res["matched"]]
+            print(i, {k: v for k, v in kw.items() if k not in ("seed",)}, "->",
+                  len(res["matched"]), "/", res["n_true"], "extra", res["extra"], bad)
+        results.append(res)
+    summarise(results)
+    if args.speed:
+        speed()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Coarse per-pixel features and the tiny network that scores "inside a vertebral body".
+
+The coarse stage works on a copy of the image resampled to :data:`WORK_MM` mm per pixel
+(block means, so the cost is one pass over the full image). Every feature is a
+multi-scale filter response in mm units, normalised by a robust scale of the image's
+high-pass content, so one set of weights serves pixel spacings 0.1-0.3 mm, normal and
+osteoporotic contrast. The network (one hidden layer, ``tanh``) is trained by
+``scripts/train_detector.py`` on synthetic radiographs; its weights ship in
+``models/body_mlp.npz``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "FACING_T_MM",
+    "TEXTURE_MM",
+    "WORK_MM",
+    "BodyScorer",
+    "block_reduce",
+    "coarse_features",
+    "facing_profile",
+    "load_facing",
+    "load_scorer",
+]
+
+#: Resolution of the coarse stage, mm per pixel.
+WORK_MM = 0.5
+#: Resolution at which the trabecular texture is measured, mm per pixel.
+TEXTURE_MM = 0.25
+
+_MODEL = Path(__file__).with_name("models") / "body_mlp.npz"
+_FACING = Path(__file__).with_name("models") / "facing_lr.npz"
+
+#: Positions (mm from the body centre along its long axis) of the facing profile.
+FACING_T_MM = np.arange(-60.0, 60.01, 2.5)
+
+
+def block_reduce(img: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor x factor`` blocks (the last partial row/column blocks dropped)."""
+    if factor <= 1:
+        return np.asarray(img, np.float32)
+    h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
+    out = img[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    return out.mean(axis=(1, 3), dtype=np.float32)
+
+
+def _resample(img: np.ndarray, spacing_mm: float, target_mm: float) -> tuple[np.ndarray, float]:
+    """Block-mean to about ``target_mm``, then zoom to exactly ``target_mm`` per pixel."""
+    factor = max(1, int(np.floor(target_mm / spacing_mm)))
+    red = block_reduce(img, factor)
+    got = spacing_mm * factor
+    zoom = got / target_mm
+    if abs(zoom - 1.0) > 1e-3:
+        red = ndimage.zoom(red, zoom, order=1, grid_mode=True, mode="nearest")
+    return red.astype(np.float32, copy=False), float(factor)
+
+
+def coarse_features(img: np.ndarray, spacing_mm: float, *, with_image: bool = False):
+    """Feature stack ``(rows, cols, F)`` on the :data:`WORK_MM` grid.
+
+    Parameters
+    ----------
+    img : ndarray, shape (R, C)
+        Grey levels, bone bright.
+    spacing_mm : float
+        Pixel spacing of ``img``, mm.
+
+    with_image : bool
+        Also return the image on the coarse grid (smoothed by 2 mm).
+
+    Returns
+    -------
+    ndarray, shape (R', C', F), float32
+        ``R' ~ R * spacing_mm / WORK_MM``. Pixel ``(i, j)`` of the coarse grid covers
+        full-image pixel ``(i, j) * WORK_MM / spacing_mm`` (see :func:`coarse_to_full`).
+    """
+    tex_img, _ = _resample(img, spacing_mm, TEXTURE_MM)
+    g = lambda a, mm, ws: ndimage.gaussian_filter(a, mm / ws, mode="nearest")  # noqa: E731
+    dog = g(tex_img, 0.4, TEXTURE_MM) - g(tex_img, 1.2, TEXTURE_MM)
+    work, _ = _resample(img, spacing_mm, WORK_MM)
+    shape = work.shape
+    sq = dog * dog
+    ws = WORK_MM
+    base = g(work, 20.0, ws)
+    hp = work - base
+    scale = float(np.percentile(np.abs(hp), 95)) + 1e-6
+    feats = []
+    for mm in (0.75, 1.5, 3.0, 6.0):
+        feats.append((g(work, mm, ws) - base) / scale)
+    feats.append((g(work, 10.0, ws) - base) / scale)
+    for mm in (1.0, 2.0, 4.0):
+        gy = ndimage.gaussian_filter(work, mm / ws, order=(1, 0), mode="nearest")
+        gx = ndimage.gaussian_filter(work, mm / ws, order=(0, 1), mode="nearest")
+        feats.append(np.hypot(gx, gy) * (mm / ws) / scale)
+    for mm in (1.5, 3.0):
+        hyy = ndimage.gaussian_filter(work, mm / ws, order=(2, 0), mode="nearest")
+        hxx = ndimage.gaussian_filter(work, mm / ws, order=(0, 2), mode="nearest")
+        hxy = ndimage.gaussian_filter(work, mm / ws, order=(1, 1), mode="nearest")
+        tr, det = hxx + hyy, hxx * hyy - hxy * hxy
+        disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+        s2 = (mm / ws) ** 2 / scale
+        feats.append((tr / 2 + disc) * s2)
+        feats.append((tr / 2 - disc) * s2)
+    tex_scale = None
+    for mm in (1.5, 4.0):
+        en = np.sqrt(g(sq, mm, TEXTURE_MM))
+        en = _fit(en, shape)
+        if tex_scale is None:
+            tex_scale = float(np.percentile(en, 90)) + 1e-6
+        feats.append(np.log1p(en / tex_scale * 4.0))
+    stack = np.clip(np.stack(feats, axis=-1).astype(np.float32), -20, 20)
+    if with_image:
+        return stack, g(work, 2.0, ws)
+    return stack
+
+
+def _fit(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resample ``a`` (a finer grid over the same field) onto ``shape``."""
+    z = (shape[0] / a.shape[0], shape[1] / a.shape[1])
+    out = ndimage.zoom(a, z, order=1, grid_mode=True, mode="nearest")
+    if out.shape != shape:
+        fixed = np.zeros(shape, out.dtype)
+        r, c = min(shape[0], out.shape[0]), min(shape[1], out.shape[1])
+        fixed[:r, :c] = out[:r, :c]
+        if r < shape[0]:
+            fixed[r:, :c] = out[r - 1 : r, :c]
+        if c < shape[1]:
+            fixed[:, c:] = fixed[:, c - 1 : c]
+        out = fixed
+    return out
+
+
+def coarse_to_full(xy: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Coarse-grid ``(x, y)`` to full-image pixel ``(x, y)`` (pixel centres at integers)."""
+    k = WORK_MM / spacing_mm
+    return (np.asarray(xy, float) + 0.5) * k - 0.5
+
+
+def full_to_coarse(xy: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Full-image pixel ``(x, y)`` to coarse-grid ``(x, y)``."""
+    k = WORK_MM / spacing_mm
+    return (np.asarray(xy, float) + 0.5) / k - 0.5
+
+
+class BodyScorer:
+    """One-hidden-layer network: features -> probability of "inside a body core"."""
+
+    def __init__(self, mean, std, w1, b1, w2, b2):
+        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        self.w1, self.b1 = np.asarray(w1, np.float32), np.asarray(b1, np.float32)
+        self.w2, self.b2 = np.asarray(w2, np.float32), np.asarray(b2, np.float32)
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """Logit per row of ``feats`` ``(N, F)`` -> ``(N,)``."""
+        x = (feats - self.mean) / self.std
+        h = np.tanh(x @ self.w1 + self.b1)
+        return (h @ self.w2 + self.b2).ravel()
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        """Probability map with the spatial shape of ``feats`` ``(..., F)``."""
+        flat = feats.reshape(-1, feats.shape[-1])
+        p = 1.0 / (1.0 + np.exp(-np.clip(self.logits(flat), -30, 30)))
+        return p.reshape(feats.shape[:-1])
+
+    def save(self, path: Path, **meta) -> None:
+        """Write the weights (and ``meta``) to an ``.npz``."""
+        np.savez_compressed(
+            path, mean=self.mean, std=self.std, w1=self.w1, b1=self.b1, w2=self.w2,
+            b2=self.b2, **meta,
+        )
+
+
+@lru_cache(maxsize=1)
+def load_scorer(path: str | None = None) -> BodyScorer:
+    """Load the shipped body scorer (``models/body_mlp.npz``)."""
+    with np.load(path or _MODEL) as z:
+        return BodyScorer(z["mean"], z["std"], z["w1"], z["b1"], z["w2"], z["b2"])
+
+
+def facing_profile(image: np.ndarray, centre: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Normalised brightness profile through a body along ``e`` (coarse grid units).
+
+    ``image`` is the coarse image, ``centre`` the body centre ``(x, y)`` on the coarse
+    grid, ``e`` a unit ``(x, y)`` direction; the profile samples :data:`FACING_T_MM`,
+    averaged over +-4 mm across, zero mean and unit variance.
+    """
+    t = FACING_T_MM / WORK_MM
+    s = np.arange(-4.0, 4.01, 2.0) / WORK_MM
+    n = np.array([-e[1], e[0]])
+    T, S = np.meshgrid(t, s)
+    x = centre[0] + T * e[0] + S * n[0]
+    y = centre[1] + T * e[1] + S * n[1]
+    prof = ndimage.map_coordinates(image, [y, x], order=1, mode="nearest").mean(axis=0)
+    return (prof - prof.mean()) / (prof.std() + 1e-6)
+
+
+@lru_cache(maxsize=1)
+def load_facing(path: str | None = None) -> tuple[np.ndarray, float]:
+    """Load the facing classifier: weights over the profile and a bias."""
+    with np.load(path or _FACING) as z:
+        return np.asarray(z["w"], float), float(z["b"])

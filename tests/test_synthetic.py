@@ -226,6 +226,14 @@ def test_write_dicom_round_trip(tmp_path):
     assert list(ds.PatientOrientation) == ["A", "F"]
 
 
+def test_load_image_reads_back_the_spacing_the_record_reports(tmp_path):
+    s = make_spine(["L1"], seed=2, imager_spacing_mm=0.16, magnification=1.25, facing="left")
+    rg = vm.load_image(s.write_dicom(tmp_path / "spine.dcm"))
+    assert rg.spacing == pytest.approx(s.radiograph.spacing)
+    assert rg.spacing_source == s.radiograph.spacing_source
+    assert np.array_equal(rg.pixels, s.radiograph.pixels)
+
+
 def test_write_png_round_trip(tmp_path):
     from PIL import Image
 

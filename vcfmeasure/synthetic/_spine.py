@@ -390,9 +390,11 @@ def make_spine(
     landmarks = Landmarks.from_array(
         xy, level_list, provenance=prov, image={"source": _TOOL, "seed": seed}
     )
+    # worded as vcfmeasure.load_image reports the DICOM file written by write_dicom
+    ips = f"{imager_spacing_mm:.6g}"
     source = (
-        f"magnification-corrected: (0018,1164) Imager Pixel Spacing {imager_spacing_mm:g} mm "
-        f"/ (0018,1114) Estimated Radiographic Magnification Factor {magnification:g}"
+        f"magnification-corrected: (0018,1164) Imager Pixel Spacing {ips}\\{ips} "
+        f"/ (0018,1114) Estimated Radiographic Magnification Factor {magnification:.6g}"
     )
     params = {
         "seed": seed,

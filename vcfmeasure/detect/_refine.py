@@ -509,9 +509,10 @@ def refine_landmarks(
         Middle points may move further, by up to 0.15 of the median body height more,
         to reach a depressed (biconcave) endplate.
     passes : int
-        Refinement passes: all but the last search the full radius (each from the
-        previous result, so a corner far off is found in two steps); the last searches
-        within 2 mm of the previous result with denser profiles.
+        Refinement passes: all but the last are wide (the first searches the full
+        radius, each later one half the previous window, from the previous result, so a
+        corner far off is found in two steps); the last searches within 2 mm of the
+        previous result with denser profiles.
     min_confidence : float
         A point with a lower confidence (0-1) keeps its input position.
     double_contours : bool
@@ -570,11 +571,12 @@ def refine_landmarks(
     passes = max(int(passes), 1)
     for k in range(passes):
         fine = passes > 1 and k == passes - 1
-        half = min(search_px, 2.0 / px_mm) if fine else search_px
+        # each wide pass starts closer: the window halves
+        half = min(search_px, 2.0 / px_mm) if fine else search_px / (k + 1)
         n_end, n_wall = (48, 28) if fine else (24, 16)
         measured = _measure(
             img, xy, half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
-            deepen=0.0 if fine else deepen,
+            deepen=deepen if k == 0 else 0.0,
         )
         new = np.empty_like(xy)
         for i, sides in enumerate(measured):

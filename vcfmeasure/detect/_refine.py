@@ -1,26 +1,30 @@
 """Semi-automatic refinement: move approximate landmarks onto the body edges.
 
-Method (per vertebra; by default two wide passes, then one narrow pass around the result):
+Method (per vertebra; by default two wide passes, then one narrow pass around the result;
+``docs/refinement.md`` has the details and the benchmark):
 
-1. Each of the four sides of the body (superior endplate, anterior wall, inferior
-   endplate, posterior wall) is sampled by intensity profiles perpendicular to the side's
-   chord, across a window of ``+-search`` around the current outline.
-2. On each profile the edge is the steepest fall of brightness walking outwards whose
-   outer side is dark (disc or soft tissue). That test rejects the inner edge of cement
-   (its outer side is bright cortex), the far cortex of the neighbouring vertebra and
-   trabecular texture; the steepest-gradient point of a blurred step is unbiased, and it
-   is located to a fraction of a pixel by a parabola through the gradient peak.
+1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. Each of the four
+   sides of the body (superior endplate, anterior wall, inferior endplate, posterior wall)
+   is sampled by intensity profiles perpendicular to the side's chord, across a window of
+   ``+-search`` around the current outline.
+2. Edge candidates on a profile are local maxima of the outward fall of brightness whose
+   outer side falls to the darkest level just beyond (a disc, soft tissue) and whose inner
+   side stays bright (not the far cortex of the next body). Candidates far brighter than
+   the body's wall edges (cement) are not outlines; of the rest at least half as strong as
+   the strongest, the outermost one inside the neighbour's endplate is the edge, located to
+   a fraction of a pixel by a parabola through the gradient peak (the steepest point of a
+   symmetric blurred step is unbiased).
 3. Double endplate contours (two falls of about half the wall's edge strength, at a
    consistent separation) are replaced by the line midway between them (REFERENCE.md §1).
 4. Each side is fitted, robustly, by local weighted quadratics of the outward offset
    against the position along the chord: corners are the intersections of an endplate
-   fit and a wall fit (the body corner at the endplate cortex; the posterior elements and
-   anything beyond the wall lie outside the fitted range), middle points are where the
-   endplate fit crosses the perpendicular bisector of the refined corners, so a
-   depressed endplate lowers Hm.
-5. A point whose fit rests on too few edges, or that would move further than the search
-   radius, keeps its input position; its confidence is 0 and the vertebra is flagged
-   ``needs_review``.
+   fit and a wall fit (the body corner at the endplate cortex; an outward bulge next to the
+   corner, an osteophyte, is left out; the posterior elements and anything beyond the
+   wall lie outside the fitted range), middle points are where the endplate fit crosses
+   the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
+5. A point whose fit rests on too few or too faint edges, or that would move further than
+   the search radius, keeps its input position; its confidence is 0 and the vertebra is
+   flagged ``needs_review``.
 """
 
 from __future__ import annotations

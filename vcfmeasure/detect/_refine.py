@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from .. import __version__
 from .._errors import LandmarkError, SpacingError
 from ..landmarks import Landmarks, Provenance
 from ..radiograph import Radiograph
@@ -653,6 +654,7 @@ def _record(landmarks, xy0, xy, conf):
         provenance[level] = Provenance(
             "refined",
             tool=_TOOL,
+            version=__version__,
             confidence=float(conf[i].min()),
             point_confidence=tuple(float(c) for c in conf[i]),
             needs_review=review,

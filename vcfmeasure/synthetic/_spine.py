@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
 from .._errors import VcfMeasureError
 from ..landmarks import Landmarks, Provenance
 from ..levels import LEVELS, level_index, normalize_level
@@ -396,7 +397,9 @@ def make_spine(
         osteophytes=spurs,
     )
     xy = np.stack([geom.to_pixels(b.landmarks_world()) for b in bodies if b.level in level_list])
-    prov = Provenance("manual", tool=_TOOL, note=f"exact ground truth, seed {seed}")
+    prov = Provenance(
+        "manual", tool=_TOOL, version=__version__, note=f"exact ground truth, seed {seed}"
+    )
     landmarks = Landmarks.from_array(
         xy, level_list, provenance=prov, image={"source": _TOOL, "seed": seed}
     )

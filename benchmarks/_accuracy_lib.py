@@ -33,6 +33,10 @@ SUPPORTED = list(LEVEL_TABLE)  # T4-L5
 _SEVERITY_BANDS = ((0.28, 0.37), (0.43, 0.55), (0.21, 0.22))
 
 
+def _near_cut(severity: float, margin: float = 0.03) -> bool:
+    return any(abs(severity - cut) < margin for cut in (0.20, 0.25, 0.40))
+
+
 @dataclass
 class Case:
     """One synthetic image of the set, with the conditions it was drawn under."""
@@ -58,8 +62,10 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
 
     Image ``i`` draws its settings from seed ``seed_base + i``: film facing (half left),
     in-plane rotation (+-10 deg), spacing (0.10-0.20 mm at the detector), magnification
-    (1.05-1.35), blur and noise; one in three has osteoporotic contrast (0.45), one in
-    five double endplate contours (1-2.5 mm) on one vertebra; one or two deformities per
+    (1.05-1.35), blur and noise; one in three has osteoporotic contrast (0.45), about
+    one in four double endplate contours (1-2.5 mm) on two vertebrae, about three in ten
+    anterior osteophytes (2-4 mm) on two vertebrae (both drawn independently of the other
+    settings); one or two deformities per
     spine (wedge, biconcave, crush; severity away from the grade cuts); one in three
     spines shows the deformed vertebra cemented (restoration 0.3-0.7).
     """
@@ -81,13 +87,23 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
         cement = {}
         if i % 3 == 2:
             lv = next(iter(deformities))
-            cement[lv] = round(float(rng.uniform(0.3, 0.7)), 2)
+            restored = round(float(rng.uniform(0.3, 0.7)), 2)
+            # keep the severity after the procedure away from the grade cuts as well
+            while _near_cut(deformities[lv][1] * (1 - restored)):
+                restored = round(restored + 0.03, 2)
+            cement[lv] = restored
         low = i % 3 == 1
         double = {}
-        if i % 5 == 3:
-            lv = levels[int(rng.integers(0, n_lv))]
-            if lv not in cement:
-                double[lv] = round(float(rng.uniform(1.0, 2.5)), 2)
+        rng_double = np.random.default_rng([seed, 2])  # independent of facing and the rest
+        if rng_double.random() < 0.25:
+            for j in rng_double.choice(n_lv, size=2, replace=False):
+                if levels[j] not in cement:
+                    double[levels[j]] = round(float(rng_double.uniform(1.0, 2.5)), 2)
+        spurs = {}
+        rng_spurs = np.random.default_rng([seed, 1])  # independent of the other draws
+        if rng_spurs.random() < 0.3:
+            for j in rng_spurs.choice(n_lv, size=min(2, n_lv), replace=False):
+                spurs[levels[j]] = round(float(rng_spurs.uniform(2.0, 4.0)), 1)
         kwargs = {
             "facing": "left" if i % 2 else "right",
             "rotation_deg": round(float(rng.uniform(-10, 10)), 1),
@@ -99,12 +115,13 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
         }
         spine = make_spine(
             levels, seed=seed, deformities=deformities, cement=cement or None,
-            double_contour=double or None, **kwargs,
+            double_contour=double or None, osteophytes=spurs or None, **kwargs,
         )
         conditions = {
             "facing": kwargs["facing"],
             "contrast": "low" if low else "normal",
             "double_contour": sorted(double),
+            "osteophytes": sorted(spurs),
         }
         cases.append(Case(f"case{i:03d}", spine, conditions))
     return cases
@@ -188,6 +205,7 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 "facing": case.conditions["facing"],
                 "contrast": case.conditions["contrast"],
                 "double": lv in case.conditions["double_contour"],
+                "osteophytes": lv in case.conditions["osteophytes"],
                 "true_grade": true_grades[lv],
                 "drawn_grade": spine.truth[lv]["grade"],
                 "missed": lv not in found,
@@ -214,11 +232,14 @@ def cohen_kappa(
 ):
     """Cohen's (unweighted) kappa of two raters; nan when agreement by chance is 1.
 
+    Also nan when the reference rater (``b``) used a single category: kappa is then 0
+    or undefined whatever the agreement, which says nothing.
+
     >>> round(cohen_kappa([0, 0, 1, 2], [0, 0, 1, 1]), 3)
     0.6
     """
     a, b = np.asarray(a), np.asarray(b)
-    if a.size == 0:
+    if a.size == 0 or np.unique(b).size < 2:
         return float("nan")
     cats = list(categories)
     m = np.zeros((len(cats), len(cats)))
@@ -240,6 +261,7 @@ CONDITIONS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
     ("normal contrast", lambda r: r["contrast"] == "normal"),
     ("low contrast", lambda r: r["contrast"] == "low"),
     ("double contour", lambda r: r["double"]),
+    ("osteophytes", lambda r: r["osteophytes"]),
 )
 
 

@@ -131,3 +131,15 @@ def test_public_names_point_at_the_detect_module():
 
     assert vm.refine_landmarks is detect.refine_landmarks
     assert vm.detect_landmarks is detect.detect_landmarks
+
+
+def test_osteophytes_do_not_pull_the_anterior_corners():
+    spine = make_spine(LEVELS, seed=85, osteophytes={"L1": 3.0})
+    px = spine.radiograph.spacing[0]
+    errors = []
+    for seed in range(3):
+        refined = vm.refine_landmarks(spine.radiograph, _clicks(spine, seed))
+        errors.append(np.hypot(*(refined["L1"][[2, 3]] - spine.landmarks["L1"][[2, 3]]).T) * px)
+    err = np.concatenate(errors)
+    # the spur tips lie ~3 mm from the corners
+    assert np.median(err) < 0.25 and err.max() < 0.5

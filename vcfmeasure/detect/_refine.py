@@ -1,26 +1,30 @@
 """Semi-automatic refinement: move approximate landmarks onto the body edges.
 
-Method (per vertebra, two passes, the second in a narrower window around the first):
+Method (per vertebra; by default two wide passes, then one narrow pass around the result;
+``docs/refinement.md`` has the details and the benchmark):
 
-1. Each of the four sides of the body (superior endplate, anterior wall, inferior
-   endplate, posterior wall) is sampled by intensity profiles perpendicular to the side's
-   chord, across a window of ``+-search`` around the current outline.
-2. On each profile the edge is the steepest fall of brightness walking outwards whose
-   outer side is dark (disc or soft tissue). That test rejects the inner edge of cement
-   (its outer side is bright cortex), the far cortex of the neighbouring vertebra and
-   trabecular texture; the steepest-gradient point of a blurred step is unbiased, and it
-   is located to a fraction of a pixel by a parabola through the gradient peak.
+1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. Each of the four
+   sides of the body (superior endplate, anterior wall, inferior endplate, posterior wall)
+   is sampled by intensity profiles perpendicular to the side's chord, across a window of
+   ``+-search`` around the current outline.
+2. Edge candidates on a profile are local maxima of the outward fall of brightness whose
+   outer side falls to the darkest level just beyond (a disc, soft tissue) and whose inner
+   side stays bright (not the far cortex of the next body). Candidates far brighter than
+   the body's wall edges (cement) are not outlines; of the rest at least half as strong as
+   the strongest, the outermost one inside the neighbour's endplate is the edge, located to
+   a fraction of a pixel by a parabola through the gradient peak (the steepest point of a
+   symmetric blurred step is unbiased).
 3. Double endplate contours (two falls of about half the wall's edge strength, at a
    consistent separation) are replaced by the line midway between them (REFERENCE.md §1).
 4. Each side is fitted, robustly, by local weighted quadratics of the outward offset
    against the position along the chord: corners are the intersections of an endplate
-   fit and a wall fit (the body corner at the endplate cortex; the posterior elements and
-   anything beyond the wall lie outside the fitted range), middle points are where the
-   endplate fit crosses the perpendicular bisector of the refined corners, so a
-   depressed endplate lowers Hm.
-5. A point whose fit rests on too few edges, or that would move further than the search
-   radius, keeps its input position; its confidence is 0 and the vertebra is flagged
-   ``needs_review``.
+   fit and a wall fit (the body corner at the endplate cortex; an outward bulge next to the
+   corner, an osteophyte, is left out; the posterior elements and anything beyond the
+   wall lie outside the fitted range), middle points are where the endplate fit crosses
+   the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
+5. A point whose fit rests on too few or too faint edges, or that would move further than
+   the search radius, keeps its input position; its confidence is 0 and the vertebra is
+   flagged ``needs_review``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import math
 
 import numpy as np
 
+from .. import __version__
 from .._errors import LandmarkError, SpacingError
 from ..landmarks import Landmarks, Provenance
 from ..radiograph import Radiograph
@@ -73,7 +78,7 @@ class _Profiles:
         self.outside = _shift(prof, k)
         self.amp = _shift(prof, -k) - self.outside
         first = ndimage.minimum_filter1d(prof, m, axis=1, origin=-(m // 2), mode="nearest")
-        beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
+        self.beyond = beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
         within = _shift(first, -(k + m - 1))  # darkest level in [i - k - m + 1, i - k]
         self.dark = prof.min(axis=1, keepdims=True)
         self.span = prof.max(axis=1) - self.dark[:, 0]
@@ -94,9 +99,16 @@ class _Profiles:
         return np.where(mask, idx, -1).max(axis=1)
 
     def reference(self):
-        """Per-profile amplitude of the strongest candidate (nan where none)."""
-        amp = np.where(self.cand, self.amp, -np.inf).max(axis=1)
-        return np.where(np.isfinite(amp), amp, np.nan)
+        """Per-profile amplitude of the body edge (nan where none).
+
+        The outermost candidate of at least half the strength of the strongest: the body
+        edge even where cement shows inside it.
+        """
+        amp = np.where(self.cand, self.amp, -np.inf)
+        top = amp.max(axis=1, keepdims=True)
+        best = self.outermost(self.cand & (amp >= 0.5 * top))
+        rows = np.arange(best.size)
+        return np.where(best >= 0, self.amp[rows, np.maximum(best, 0)], np.nan)
 
     def edges(self, ref):
         """Outer body edge per profile, given each profile's bone edge amplitude ``ref``.
@@ -111,7 +123,13 @@ class _Profiles:
         ref = ref[:, None]
         g, s, step = self.g, self.s, self.step
         idx = np.arange(s.size)[None, :]
-        strong = self.cand & (self.amp >= 0.4 * ref)
+        # cement (or anything far brighter than bone) is not the body outline
+        # levels are taken against the darkest level just beyond each edge (the disc):
+        # the window's own minimum may lie in a lung, far darker than any disc
+        bright = self.outside + self.amp - self.beyond
+        bone = self.cand & (self.amp >= 0.3 * ref) & (bright <= 2.0 * ref)
+        top = np.where(bone, self.amp, -np.inf).max(axis=1, keepdims=True)
+        strong = bone & (self.amp >= 0.5 * top)
         strongest = np.argmax(np.where(strong, self.amp, -np.inf), axis=1)[:, None]
         # the neighbour's endplate: a steep rise out of a dark (disc) level, outside the
         # strongest fall; nothing beyond it belongs to this body
@@ -119,7 +137,7 @@ class _Profiles:
         rise[:, 1:-1] = (g[:, 1:-1] <= g[:, :-2]) & (g[:, 1:-1] < g[:, 2:])
         rise &= (-self.amp >= 0.4 * ref) & (self.outside + self.amp <= self.dark + 0.3 * ref)
         block = np.where(rise & (idx > strongest), idx, s.size).min(axis=1)[:, None]
-        ok = strong & (idx < block) & (self.outside - self.dark <= 0.5 * ref)
+        ok = strong & (idx < block)
         best = self.outermost(ok)
         found = best >= 0
         rows = np.arange(best.size)
@@ -272,7 +290,7 @@ def _sample_plan(all_pts, n_end, n_wall, deepen=0.0):
             o = 0.5 * _prior_offsets(side, t, mid)
             if mid is not None and deepen:
                 o = o - 0.5 * deepen * np.sin(np.pi * t / side.length) ** 2
-            plan.append((side, t, side.point(t, o), o))
+            plan.append((side, t, side.point(t, o), o, name))
     return plan
 
 
@@ -287,18 +305,27 @@ def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0
     # the window, weaker and rarer)
     per_vertebra = np.array([len(p[1]) for p in plan]).reshape(-1, 4).sum(axis=1)
     owner = np.repeat(np.arange(per_vertebra.size), per_vertebra)
+    # walls only: endplates may show half-strength double contours
+    wall = np.concatenate([np.full(len(p[1]), p[4] in ("ant", "post")) for p in plan])
     first = prof.reference()
     ref = np.full(per_vertebra.size, np.inf)
     for v in range(per_vertebra.size):
-        mine = first[owner == v]
+        mine = first[(owner == v) & wall]
+        if not np.isfinite(mine).any():
+            mine = first[owner == v]
         if np.isfinite(mine).any():
-            ref[v] = np.nanpercentile(mine, 35)
+            ref[v] = np.nanpercentile(mine, 50)
+    # bone density is much the same along one spine: a cemented body, whose walls may
+    # show mostly cement, takes its neighbours' bone edge strength
+    finite = ref[np.isfinite(ref)]
+    if finite.size >= 2:
+        ref = np.minimum(ref, 1.3 * np.percentile(finite, 25))
     edge, amp, partner = prof.edges(ref[owner])
     segment = np.repeat(np.arange(len(plan)), [len(p[1]) for p in plan])
     offsets = _despike(np.concatenate([p[3] for p in plan]) + edge, segment, max(3.0, 0.6 * gap))
     i = 0
     out = []
-    for side, t, _, _ in plan:
+    for side, t, _, _, _ in plan:
         n = len(t)
         side.t, side.o = t, offsets[i : i + n]
         side.amp, side.partner = amp[i : i + n], partner[i : i + n]
@@ -310,11 +337,11 @@ def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0
 
 
 def _midway(sides, px_mm):
-    """Apply the midway rule to endplates that show a double contour."""
+    """Apply the midway rule to endplates that show a double contour; return ``sides``."""
     walls = np.concatenate([sides["ant"].amp, sides["post"].amp])
     walls = walls[np.isfinite(walls)]
     if walls.size < 4:
-        return
+        return sides
     ref = float(np.median(walls))
     for name in ("sup", "inf"):
         side = sides[name]
@@ -330,19 +357,40 @@ def _midway(sides, px_mm):
         strength = float(np.median(side.amp[ok]))
         if mad < 0.35 / px_mm and strength < 0.75 * ref:
             side.o = side.o - 0.5 * sep
+    return sides
 
 
-def _fit_at(side, t0, h):
+def _without_spur(side, t0, h, tol):
+    """Offsets with the outward bulge next to a corner (an osteophyte) removed.
+
+    A fit that leaves out the last 10 % of the side next to the corner is extrapolated to
+    it; edges there lying outside it by more than ``tol`` px are dropped.
+    """
+    near = np.abs(side.t - t0) < 0.1 * side.length
+    o = side.o
+    if not (near & np.isfinite(o)).any():
+        return o
+    far = _local_quadratic(side.t, np.where(near, np.nan, o), t0, h)
+    if far is None:
+        return o
+    coef, spread, _ = far
+    bulge = o - _polyval(coef, side.t - t0)
+    return np.where(near & (bulge > max(tol, 2.0 * spread)), np.nan, o)
+
+
+def _fit_at(side, t0, h, corner_tol=None):
     """Fit a side's edge offsets around ``t0``, wider and straighter where edges are sparse.
 
+    With ``corner_tol`` (px), an outward bulge next to the corner (osteophyte) is left out.
     Returns (coefficients in ``t - t0``, spread px, weight) or None.
     """
+    o = side.o if corner_tol is None else _without_spur(side, t0, h, corner_tol)
     for deg, scale, penalty in ((2, 1.0, 1.0), (1, 2.0, 0.7), (1, 4.0, 0.5)):
-        fit = _local_quadratic(side.t, side.o, t0, h * scale, deg)
+        fit = _local_quadratic(side.t, o, t0, h * scale, deg)
         if fit is not None:
             coef, spread, n_eff = fit
             # edges much fainter than the body's own (ribs, noise) earn less trust
-            near = np.isfinite(side.o) & (np.abs(side.t - t0) < h * scale)
+            near = np.isfinite(o) & (np.abs(side.t - t0) < h * scale)
             strength = _median(side.amp[near]) / side.ref if near.any() else 0.0
             return coef, spread, n_eff * penalty * min(1.0, 1.6 * strength)
     return None
@@ -350,8 +398,8 @@ def _fit_at(side, t0, h):
 
 def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
     """Corner: where an endplate fit meets a wall fit (alternating projections)."""
-    fp = _fit_at(plate, t_plate, h_plate)
-    fw = _fit_at(wall, t_wall, h_wall)
+    fp = _fit_at(plate, t_plate, h_plate, corner_tol=0.25 * tol)
+    fw = _fit_at(wall, t_wall, h_wall, corner_tol=0.25 * tol)
     if fp is None or fw is None:
         return None, 0.0
     cp, rp, np_ = fp
@@ -440,7 +488,7 @@ def refine_landmarks(
     landmarks: Landmarks,
     *,
     search_mm: float = 5.0,
-    passes: int = 2,
+    passes: int = 3,
     min_confidence: float = 0.25,
     double_contours: bool = True,
 ) -> Landmarks:
@@ -467,7 +515,10 @@ def refine_landmarks(
         Middle points may move further, by up to 0.15 of the median body height more,
         to reach a depressed (biconcave) endplate.
     passes : int
-        Refinement passes; the second searches within 2 mm of the first's result.
+        Refinement passes: all but the last are wide (the first searches the full
+        radius, each later one half the previous window, from the previous result, so a
+        corner far off is found in two steps); the last searches within 2 mm of the
+        previous result with denser profiles.
     min_confidence : float
         A point with a lower confidence (0-1) keeps its input position.
     double_contours : bool
@@ -515,35 +566,56 @@ def refine_landmarks(
     # a fractured endplate may sink well below the chord of its corners: the first pass
     # looks deeper on that side (0.15 of the median body height, ~4 mm)
     deepen = 0.15 * _body_height_px(xy0)
-    img, corner = _smoothed_crop(radiograph.pixels, xy0, 2 * search_px + deepen + 10,
+    # room for a point moved by the search radius plus a full profile window beyond it
+    img, corner = _smoothed_crop(radiograph.pixels, xy0, 3 * search_px + 1.5 * deepen + 20,
                                  max(0.1 / px_mm, 1.0))
     xy0 = xy0 - corner
     limit = np.full(6, search_px)
     limit[[SM, IM]] += deepen
     gap = max(0.5 / px_mm, 2.0)
     xy = xy0.copy()
-    conf = np.zeros(xy.shape[:2])
     passes = max(int(passes), 1)
-    for k in range(passes):
-        half = search_px if k == 0 else min(search_px, 2.0 / px_mm)
-        n_end, n_wall = (24, 16) if k == 0 else (48, 28)
+
+    def one_pass(xy, k, which):
+        """Refine the vertebrae ``which`` from ``xy``: raw points and confidences."""
+        fine = passes > 1 and k == passes - 1
+        # each wide pass starts closer: the window halves
+        half = min(search_px, 2.0 / px_mm) if fine else search_px / (k + 1)
+        n_end, n_wall = (48, 28) if fine else (24, 16)
         measured = _measure(
-            img, xy, half, sigma, gap, n_end, n_wall, step=1.0 if k == 0 else 0.5,
+            img, xy[which], half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
             deepen=deepen if k == 0 else 0.0,
         )
-        new = np.empty_like(xy)
-        for i, sides in enumerate(measured):
-            if double_contours:
-                _midway(sides, px_mm)
-            pts, c = _refine_one(sides, px_mm)
-            moved = np.hypot(*(pts - xy0[i]).T)
-            bad = ~np.isfinite(pts).all(axis=1) | (moved > limit)
-            if k == passes - 1:
-                bad |= c < min_confidence
-            pts[bad] = (xy if k < passes - 1 else xy0)[i][bad]
-            c[bad] = 0.0
-            new[i], conf[i] = pts, c
-        xy = new
+        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm)
+               for sides in measured]
+        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+    def accept(raw, c, which, fallback, final):
+        bad = ~np.isfinite(raw).all(axis=2) | (np.hypot(*np.moveaxis(raw - xy0[which], -1, 0))
+                                                > limit)
+        if final:
+            bad |= c < min_confidence
+        pts = np.where(bad[..., None], fallback[which], raw)
+        return pts, np.where(bad, 0.0, c), bad
+
+    every = np.arange(len(xy))
+    conf = np.zeros(xy.shape[:2])
+    for k in range(passes):
+        final = k == passes - 1
+        raw, c = one_pass(xy, k, every)
+        xy, conf, bad = accept(raw, c, every, xy0 if final else xy, final)
+    # a vertebra with a failed point gets one more narrow pass from its raw estimate,
+    # whose frames now sit closer to the body (only the failed points may change)
+    retry = np.flatnonzero(bad.any(axis=1)) if passes > 1 else np.zeros(0, int)
+    if retry.size:
+        start = np.where(np.isfinite(raw[retry]), raw[retry], xy[retry])
+        trial = xy.copy()
+        trial[retry] = start
+        raw2, c2 = one_pass(trial, passes - 1, retry)
+        pts2, conf2, bad2 = accept(raw2, c2, retry, xy0, True)
+        fix = bad[retry] & ~bad2
+        xy[retry] = np.where(fix[..., None], pts2, xy[retry])
+        conf[retry] = np.where(fix, conf2, conf[retry])
     return _record(landmarks, xy0 + corner, xy + corner, conf)
 
 
@@ -582,6 +654,7 @@ def _record(landmarks, xy0, xy, conf):
         provenance[level] = Provenance(
             "refined",
             tool=_TOOL,
+            version=__version__,
             confidence=float(conf[i].min()),
             point_confidence=tuple(float(c) for c in conf[i]),
             needs_review=review,

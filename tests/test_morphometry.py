@@ -93,6 +93,7 @@ def test_local_kyphosis_cobb_gardner_vertebral(facing):
     assert m.local_kyphosis_cobb[1] == pytest.approx(12.0)
     assert m.local_kyphosis_gardner[1] == pytest.approx(5.0)
     assert m.wedge_angle == pytest.approx([0, 0, 0], abs=1e-9)
+    assert [r["local_kyphosis_vertebral"] for r in m.to_records()] == pytest.approx([0, 0, 0], abs=1e-9)
     assert np.isnan(m.local_kyphosis_cobb[[0, 2]]).all()
 
 

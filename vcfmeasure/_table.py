@@ -63,7 +63,7 @@ class ResultTable:
         """
         from .io.results import write_results
 
-        write_results(self, path, format="csv")
+        write_results(self, Path(path), format="csv")
         return Path(path)
 
     def __len__(self) -> int:

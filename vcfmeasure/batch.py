@@ -824,6 +824,7 @@ class _Output:
 
     def read_csv(self) -> dict[tuple[str, ...], str]:
         """The rows of the CSV output, per input, in file order."""
+        assert self.csv_path is not None  # read only when writing a CSV
         with open(self.csv_path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             if next(reader, None) != [name for name, _ in self.columns]:

@@ -86,6 +86,7 @@ def measure_cohort(
         for s in np.unique(sid):
             rows = np.flatnonzero(sid == s)
             validate_bodies(tuple(f"spine {s} {LEVELS[i]}" for i in li[rows]), xy[rows])
+    sp: Any
     if spacing is not None and np.ndim(spacing) == 2:
         sp = np.asarray(spacing, dtype=float)
         if sp.shape != (len(xy), 2) or not (np.isfinite(sp).all() and (sp > 0).all()):

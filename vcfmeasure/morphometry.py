@@ -248,6 +248,8 @@ class Morphometry(ResultTable):
                      "crush_ratio_above", "crush_ratio_below", "wedge_angle",
                      "local_kyphosis_cobb", "local_kyphosis_gardner", "area"):
             cols[name] = a[name]
+        # the third local-kyphosis definition (FREE trial): the index vertebra's own angle
+        cols["local_kyphosis_vertebral"] = a["wedge_angle"]
         cols["crush_variant"] = [self.crush_variant] * n
         cols["height_method"] = [self.height_method] * n
         cols["provenance"] = [prov[lv].method for lv in self.levels]
@@ -291,7 +293,9 @@ def measure(
         ``wedge_angle`` (deg, + when the endplates converge anteriorly),
         ``local_kyphosis_cobb`` (deg; superior endplate of the level above to inferior
         endplate of the level below), ``local_kyphosis_gardner`` (level above's superior
-        to own inferior endplate), ``area`` (unit², shoelace hexagon), provenance.
+        to own inferior endplate), ``local_kyphosis_vertebral`` (the index vertebra's own
+        endplate angle, the FREE trial's "kyphotic angulation"), ``area`` (unit², shoelace
+        hexagon), provenance.
 
     Notes
     -----

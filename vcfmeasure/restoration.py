@@ -185,7 +185,7 @@ def compare(
     ipre, ipost = _positions(pre, common), _positions(post, common)
     ref = ref_all[ipre]
     cols: dict[str, Any] = {"level": common, "unit": [pre.unit] * len(common)}
-    notes_per_level = [[] for _ in common]
+    notes_per_level: list[list[str]] = [[] for _ in common]
     for k, x in enumerate(_H):
         h_pre = getattr(pre, f"h{x}")[ipre]
         h_post = getattr(post, f"h{x}")[ipost]

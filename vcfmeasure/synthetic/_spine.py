@@ -78,6 +78,10 @@ class SyntheticSpine:
     def write_png(self, path: str | Path) -> Path:
         """Write the image as a 16-bit greyscale PNG (no spacing is stored in PNG).
 
+        The 12-bit grey values are shifted left by 4 bits (times 16) to fill the 16-bit
+        range, so that ordinary image viewers show the film instead of a near-black
+        picture; the values stay proportional to :attr:`radiograph` ``.pixels``.
+
         Returns
         -------
         Path
@@ -85,7 +89,7 @@ class SyntheticSpine:
         from PIL import Image
 
         path = Path(path)
-        arr = self.radiograph.pixels.astype(np.uint16)
+        arr = self.radiograph.pixels.astype(np.uint16) << 4
         Image.fromarray(arr).save(path)
         return path
 

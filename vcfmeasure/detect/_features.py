@@ -200,8 +200,13 @@ def facing_profile(image: np.ndarray, centre: np.ndarray, e: np.ndarray) -> np.n
     return (prof - prof.mean()) / (prof.std() + 1e-6)
 
 
-@lru_cache(maxsize=1)
-def load_facing(path: str | None = None) -> tuple[np.ndarray, float]:
-    """Load the facing classifier: weights over the profile and a bias."""
-    with np.load(path or _FACING) as z:
-        return np.asarray(z["w"], float), float(z["b"])
+@lru_cache(maxsize=2)
+def load_facing(kind: str = "facing") -> tuple[np.ndarray, float]:
+    """Load a profile classifier: weights over the profile and a bias.
+
+    ``kind="facing"``: log-odds that ``+e`` is anterior. ``kind="thoracic"``: log-odds
+    that the body is thoracic, for a profile with anterior towards ``+e``.
+    """
+    suffix = "" if kind == "facing" else "_thoracic"
+    with np.load(_FACING) as z:
+        return np.asarray(z["w" + suffix], float), float(z["b" + suffix])

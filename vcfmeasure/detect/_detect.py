@@ -43,6 +43,8 @@ REVIEW_THRESHOLD = 0.5
 #: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector
 #: at the patient plane). Detection needs a physical scale; a warning says so.
 DEFAULT_SPACING_MM = 0.15
+#: A refined point farther than this from the detector's (mm) keeps the detector's.
+AGREE_MM = 1.0
 #: Most bodies inferred in one gap of the chain.
 MAX_GAP = 2
 #: Confidence given to a body inferred from a gap between its neighbours.
@@ -362,7 +364,7 @@ def detect_landmarks(
         )
     pts = {name: b.points for name, b in zip(names, bodies, strict=True)}
     if refine:
-        pts = _refined(radiograph, pts, prov)
+        pts, prov = _refined(radiograph, pts, prov, spacing_mm, review_threshold)
     image = {
         "shape": tuple(radiograph.shape),
         "spacing": radiograph.spacing,
@@ -379,24 +381,52 @@ def detect_landmarks(
         return Landmarks(pts, provenance=prov, image=image, validate=False)
 
 
-def _refined(radiograph, pts, prov):
-    """Snap the detected points with ``refine_landmarks``; keep ours where it gives up."""
+def _refined(radiograph, pts, prov, spacing_mm, review_threshold):
+    """Snap the detected points with ``refine_landmarks``.
+
+    A point moves to the refined position where ``refine_landmarks`` is confident and
+    agrees with the detector within :data:`AGREE_MM`; otherwise it keeps the detector's
+    position. The two locate edges differently (column-wise steepest change in an
+    aligned patch versus polarity-tested profiles), so a larger disagreement marks an
+    ambiguous edge: the vertebra's confidence falls with it (halved near 1.6 mm).
+    Returns the points and the updated provenance.
+    """
+    from dataclasses import replace
+
     from ._refine import refine_landmarks
 
     todo = {k: v for k, v in pts.items() if not prov[k].needs_review}
     if not todo:
-        return pts
+        return pts, prov
     try:
         ref = refine_landmarks(radiograph, Landmarks(todo, validate=False))
     except VcfMeasureError:
-        return pts
-    out = dict(pts)
+        return pts, prov
+    out, new_prov = dict(pts), dict(prov)
     for lv in ref.levels:
         pc = np.asarray(ref.provenance[lv].point_confidence or (0.0,) * 6)
-        new = np.where(pc[:, None] > 0, ref[lv], pts[lv])
+        moved = np.hypot(*(ref[lv] - pts[lv]).T) * spacing_mm
+        finite = np.isfinite(ref[lv]).all(axis=1) & np.isfinite(moved)
+        take = finite & (pc > 0) & (moved < AGREE_MM)
+        new = np.where(take[:, None], ref[lv], pts[lv])
         if _plausible(new) is None:
             out[lv] = new
-    return out
+        dis = float(np.max(np.where(finite & (pc > 0), moved, 0.0)))
+        factor = float(np.exp(-0.5 * (max(dis - AGREE_MM, 0.0) / 0.5) ** 2))
+        if factor < 1.0:
+            p = prov[lv]
+            conf = p.confidence * factor
+            pcs = tuple(
+                round(c * (1.0 if m < AGREE_MM or not f else factor), 4)
+                for c, m, f in zip(p.point_confidence, moved, finite, strict=True)
+            )
+            note = f"edge ambiguous: two edge locators differ by {dis:.1f} mm"
+            new_prov[lv] = replace(
+                p, confidence=round(conf, 4), point_confidence=pcs,
+                needs_review=p.needs_review or conf < review_threshold,
+                note=(p.note + "; " if p.note else "") + note,
+            )
+    return out, new_prov
 
 
 def _flag(p: Provenance, why: str) -> Provenance:

@@ -43,6 +43,8 @@ REVIEW_THRESHOLD = 0.5
 #: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector
 #: at the patient plane). Detection needs a physical scale; a warning says so.
 DEFAULT_SPACING_MM = 0.15
+#: A body with a point closer than this to the image border (mm) is cut: not reported.
+BORDER_MM = 1.0
 #: A refined point farther than this from the detector's (mm) keeps the detector's.
 AGREE_MM = 1.0
 #: Most bodies inferred in one gap of the chain.
@@ -143,6 +145,14 @@ def _heights_mm(points, spacing_mm):
     hp = np.hypot(*(ip - sp)) * spacing_mm
     depth = 0.5 * (np.hypot(*(sa - sp)) + np.hypot(*(ia - ip))) * spacing_mm
     return hp, depth
+
+
+def _cut_by_border(points, shape, spacing_mm) -> bool:
+    """True when a point lies within :data:`BORDER_MM` of the image border or outside."""
+    m = BORDER_MM / spacing_mm
+    rows, cols = shape
+    x, y = points[:, 0], points[:, 1]
+    return bool(((x < m) | (y < m) | (x > cols - 1 - m) | (y > rows - 1 - m)).any())
 
 
 def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
@@ -346,6 +356,8 @@ def detect_landmarks(
             pts = f.box
             conf, note = min(conf, 0.1), "sides not found; outline is the coarse box"
             pconf = (min(conf, 0.1),) * 6
+        if _cut_by_border(pts, pixels.shape, spacing_mm):
+            continue  # a body cut by the image border is not reported
         prof = facing_profile(bright, full_to_coarse(c.centre, spacing_mm), e_of[c.label])
         p_thor = 1.0 / (1.0 + np.exp(-float(prof @ w_thor + b_thor)))
         bodies.append(_Body(pts, conf, pconf, note, thoracic=p_thor))

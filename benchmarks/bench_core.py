@@ -1,6 +1,8 @@
 """Throughput of measure + grade: one 13-level spine per call, and the cohort array API.
 
 Run: python benchmarks/bench_core.py [--quick]
+Times are CPU time of this process (time.process_time), so other load on the machine
+distorts them less; best of several repeats.
 Targets (issue 2, one core): >= 100,000 vertebrae/s through per-spine calls,
 >= 2,000,000 vertebrae/s through the cohort API.
 """
@@ -28,9 +30,9 @@ LEVELS = level_range("T4", "L4")  # 13 levels
 def best_of(fn, repeat):
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return min(times)
 
 

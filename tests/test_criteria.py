@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from spine_factory import spine
 
 import vcfmeasure as vm
 from vcfmeasure import FileFormatError
@@ -16,8 +17,6 @@ from vcfmeasure.criteria import (
     melton,
     twenty_percent_rule,
 )
-
-from spine_factory import spine
 
 NORMS = Path(__file__).parent / "fixtures" / "norms_TEST_DATA_ONLY.csv"
 

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from spine_factory import level_range, spine, spine_xy
 
 import vcfmeasure as vm
 from vcfmeasure import Landmarks, Provenance
 from vcfmeasure.grading import REFERENCE_STRATEGIES, grade_arrays, spinal_deformity_index
-
-from spine_factory import level_range, spine, spine_xy
 
 # T12 normal 26, L1 anterior wedge (Ha 18, Hm 24, Hp 27), L2 normal 28
 SIZES = [(26, 26, 26, 35), (18, 24, 27, 35), (28, 28, 28, 35)]

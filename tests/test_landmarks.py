@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
+from spine_factory import spine_xy
 
 import vcfmeasure as vm
 from vcfmeasure import LandmarkError, Landmarks, Provenance
-
-from spine_factory import spine_xy
 
 BOX = np.array([[0, 0], [10, 0], [20, 0], [20, 18], [10, 18], [0, 20]], float)
 

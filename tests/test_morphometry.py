@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from spine_factory import level_range, spine, spine_xy
 
 import vcfmeasure as vm
 from vcfmeasure import Landmarks, SpacingError
 from vcfmeasure.geometry import heights_perpendicular, two_line_angle
-
-from spine_factory import level_range, spine, spine_xy
 
 # Pixels; with spacing (row 0.2, col 0.1) mm this is, in mm:
 # sp (0,0) sm (5,.4) sa (10,.8) ia (10,16.8) im (5,16.4) ip (0,20)

@@ -3,14 +3,15 @@
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from spine_factory import spine_xy, transform
 
 import vcfmeasure as vm
 from vcfmeasure import LEVELS, Landmarks
 from vcfmeasure.cohort import grade_cohort, measure_cohort
 from vcfmeasure.grading import GRADE_CUTS
 
-from spine_factory import spine_xy, transform
-
+# Tolerances: coordinates up to 1e4 px with bodies down to ~1 px leave ~1e-9 relative
+# rounding error in float64; a real bug shows as errors of percent.
 RATIOS = ("wedge_ratio", "biconcavity_ratio", "crush_ratio", "crush_ratio_above",
           "crush_ratio_below")
 ANGLES = ("wedge_angle", "local_kyphosis_cobb", "local_kyphosis_gardner")
@@ -51,18 +52,18 @@ def test_invariance(spine, tf):
     b = Landmarks.from_array(transform(xy, **tf), levels)  # validation passes for both
     ma, mb = vm.measure(a), vm.measure(b)
     for name in RATIOS:
-        np.testing.assert_allclose(getattr(mb, name), getattr(ma, name), rtol=1e-9)
+        np.testing.assert_allclose(getattr(mb, name), getattr(ma, name), rtol=1e-7)
     for name in ANGLES:
-        np.testing.assert_allclose(getattr(mb, name), getattr(ma, name), atol=1e-7)
+        np.testing.assert_allclose(getattr(mb, name), getattr(ma, name), atol=1e-6)
     for name in ("ha", "hm", "hp"):
-        np.testing.assert_allclose(getattr(mb, name), tf["scale"] * getattr(ma, name), rtol=1e-9)
-    np.testing.assert_allclose(mb.area, tf["scale"] ** 2 * ma.area, rtol=1e-9)
+        np.testing.assert_allclose(getattr(mb, name), tf["scale"] * getattr(ma, name), rtol=1e-7)
+    np.testing.assert_allclose(mb.area, tf["scale"] ** 2 * ma.area, rtol=1e-7)
     ga, gb = vm.grade(ma), vm.grade(mb)
     ok = ~near_cut(ga.height_loss)
     assert np.array_equal(ga.grade[ok], gb.grade[ok])
     assert [d for d, k in zip(ga.deformity, ok) if k] == [d for d, k in zip(gb.deformity, ok) if k]
     np.testing.assert_allclose([r["angle"] for r in mb.regional],
-                               [r["angle"] for r in ma.regional], atol=1e-7)
+                               [r["angle"] for r in ma.regional], atol=1e-6)
 
 
 @given(spines(), st.floats(0.05, 0.5))

@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from spine_factory import spine, spine_xy
 
 import vcfmeasure as vm
 from vcfmeasure import Landmarks, PlausibilityWarning, Radiograph
-
-from spine_factory import spine, spine_xy
 
 LEVELS = ["T12", "L1", "L2"]
 

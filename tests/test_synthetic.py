@@ -198,6 +198,20 @@ def test_double_contour_truth_lies_midway(clean):
     assert np.diff(peaks)[0] == pytest.approx(sep, abs=0.4)
 
 
+def test_osteophytes_add_bone_beyond_the_corner_but_keep_the_truth():
+    plain = make_spine(["L1", "L2"], seed=12, noise=0)
+    spurs = make_spine(["L1", "L2"], seed=12, noise=0, osteophytes={"L1": 4.0})
+    assert spurs.landmarks == plain.landmarks
+    assert spurs.truth["L1"]["osteophyte_mm"] == 4.0 and spurs.truth["L2"]["osteophyte_mm"] == 0
+    pts = plain.landmarks["L1"]
+    anterior = body_frame(pts[None])[0][0]
+    cranial = body_frame(pts[None])[1][0]
+    # 0.7 mm anterior and 1.2 mm cranial of the anterior superior corner: inside the spur
+    probe = pts[2] + (0.7 * anterior + 1.2 * cranial) / plain.radiograph.spacing[0]
+    x, y = np.rint(probe).astype(int)
+    assert spurs.radiograph.pixels[y, x] > plain.radiograph.pixels[y, x] + 150
+
+
 def test_write_dicom_round_trip(tmp_path):
     pydicom = pytest.importorskip("pydicom")
     s = make_spine(["L1"], seed=1, imager_spacing_mm=0.14, magnification=1.2)
@@ -210,6 +224,14 @@ def test_write_dicom_round_trip(tmp_path):
     assert sid / sod == pytest.approx(1.2, rel=1e-5)
     assert np.array_equal(ds.pixel_array, s.radiograph.pixels.astype(np.uint16))
     assert list(ds.PatientOrientation) == ["A", "F"]
+
+
+def test_load_image_reads_back_the_spacing_the_record_reports(tmp_path):
+    s = make_spine(["L1"], seed=2, imager_spacing_mm=0.16, magnification=1.25, facing="left")
+    rg = vm.load_image(s.write_dicom(tmp_path / "spine.dcm"))
+    assert rg.spacing == pytest.approx(s.radiograph.spacing)
+    assert rg.spacing_source == s.radiograph.spacing_source
+    assert np.array_equal(rg.pixels, s.radiograph.pixels)
 
 
 def test_write_png_round_trip(tmp_path):

@@ -17,6 +17,7 @@ __all__ = [
     "VcfMeasureWarning",
     "SpacingWarning",
     "PlausibilityWarning",
+    "ImageWarning",
     "require",
 ]
 
@@ -59,6 +60,10 @@ class SpacingWarning(VcfMeasureWarning):
 
 class PlausibilityWarning(VcfMeasureWarning):
     """A result lies far outside published magnitudes, or inputs are not comparable."""
+
+
+class ImageWarning(VcfMeasureWarning):
+    """An image attribute (LUT, rescale, photometric) was ignored or repaired on loading."""
 
 
 def require(module: str, *, extra: str, feature: str):

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ResultTable", "atomic_write"]
+__all__ = ["ResultTable", "atomic_write", "write_atomic"]
 
 
 def _plain(value: Any) -> Any:
@@ -53,15 +53,18 @@ class ResultTable:
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the records to CSV atomically (temporary file, then rename).
 
+        Uses :func:`vcfmeasure.io.results.write_results`, which adds the unit and
+        spacing-source columns where a table lacks them.
+
         Returns
         -------
         pathlib.Path
             The written file.
         """
-        path = Path(path)
-        with atomic_write(path) as tmp:
-            self.to_dataframe().to_csv(tmp, index=False)
-        return path
+        from .io.results import write_results
+
+        write_results(self, path, format="csv")
+        return Path(path)
 
     def __len__(self) -> int:
         first = next(iter(self._columns.values()), ())
@@ -96,7 +99,21 @@ class atomic_write:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        if exc_type is not None:
             self.tmp.unlink(missing_ok=True)
+            return
+        try:
+            # mkstemp makes the file private (0600); give it the mode an ordinary file gets
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+            os.chmod(self.tmp, mode)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Write text (UTF-8) or bytes to ``path`` through :class:`atomic_write`."""
+    payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(payload)

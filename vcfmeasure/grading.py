@@ -33,33 +33,7 @@ REFERENCE_STRATEGIES: dict[str, str] = {
 GRADE_CUTS: tuple[float, float, float] = (0.20, 0.25, 0.40)
 #: Morphological type of the height with the largest reduction (a, m, p), or normal.
 DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
-
-
-def _mean2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        n = np.isfinite(a).astype(float) + np.isfinite(b)
-        return np.where(n > 0, (np.nan_to_num(a) + np.nan_to_num(b)) / n, np.nan)
-
-
-def _pick(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    return np.where(index >= 0, values[np.clip(index, 0, None)], np.nan)
-
-
-def _nearest_reference(
-    h: np.ndarray, li: np.ndarray, up: np.ndarray, down: np.ndarray, *, cranial_first: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: reference heights (N, 4) from the nearest eligible rows, and which rows."""
-    d_up = np.where(up >= 0, li - li[np.clip(up, 0, None)], 10**6)
-    d_dn = np.where(down >= 0, li[np.clip(down, 0, None)] - li, 10**6)
-    if cranial_first:
-        use_up = up >= 0
-        use_dn = ~use_up & (down >= 0)
-    else:
-        use_up = (up >= 0) & (d_up <= d_dn)
-        use_dn = (down >= 0) & (d_dn <= d_up)
-    ref_up = np.where(use_up[:, None], h[np.clip(up, 0, None)], np.nan)
-    ref_dn = np.where(use_dn[:, None], h[np.clip(down, 0, None)], np.nan)
-    return _mean2(ref_up, ref_dn), np.where(use_up, up, -1), np.where(use_dn, down, -1)
+_TIE_BREAK = np.array([0.0, 1e-12, 2e-12])
 
 
 def grade_arrays(
@@ -121,35 +95,47 @@ def grade_arrays(
             f"{', '.join(REFERENCE_STRATEGIES)}"
         )
     ha, hm, hp = (np.asarray(v, dtype=float) for v in (ha, hm, hp))
-    area = np.asarray(area, dtype=float)
     li = np.asarray(level_idx, dtype=np.int64)
     n = li.size
     ok = np.ones(n, dtype=bool) if gradable is None else np.asarray(gradable, dtype=bool)
-    h = np.stack([ha, hm, hp, area], axis=1)
-    own = np.stack([hp, hp, hp], axis=1)
     if reference in ("radelement", "buckens"):
-        normal = ok & (ha >= normal_ratio * hp) & (hm >= normal_ratio * hp)
-        up, down = nearest_indices(li, normal, spine_id, max_gap=max_gap)
-        ref, up, down = _nearest_reference(h, li, up, down, cranial_first=reference == "buckens")
+        # a ratio of exactly normal_ratio counts as normal, whatever the rounding
+        cut = (normal_ratio - 1e-12) * hp
+        eligible = ok & (ha >= cut) & (hm >= cut)
+        up, down = nearest_indices(li, eligible, spine_id, max_gap=max_gap)
     else:
         up, down = nearest_indices(li, ok, spine_id, max_gap=1)
-        ref, up, down = _nearest_reference(h, li, up, down, cranial_first=False)
-    expected = np.where(np.isfinite(ref[:, :3]), ref[:, :3], own)
+    # row n is a NaN sentinel: index -1 (no reference) reads it
+    h = np.empty((n + 1, 4))
+    h[:n, 0], h[:n, 1], h[:n, 2], h[:n, 3] = ha, hm, hp, np.asarray(area, dtype=float)
+    h[n] = np.nan
+    if reference == "buckens":
+        down = np.where(up >= 0, -1, down)
+    elif reference == "radelement":
+        li_ext = np.append(li, 0)
+        d_up = np.where(up >= 0, li - li_ext[up], 10**6)
+        d_dn = np.where(down >= 0, li_ext[down] - li, 10**6)
+        up, down = np.where(d_up <= d_dn, up, -1), np.where(d_dn <= d_up, down, -1)
+    ref_up, ref_dn = h[up], h[down]
+    ref = np.where(np.isnan(ref_up), ref_dn,
+                   np.where(np.isnan(ref_dn), ref_up, 0.5 * (ref_up + ref_dn)))
+    own = hp[:, None]
+    expected = np.where(np.isnan(ref[:, :3]), own, ref[:, :3])
     if reference == "radelement":
-        expected[:, :2] = np.maximum(expected[:, :2], own[:, :2])
+        expected[:, :2] = np.maximum(expected[:, :2], own)
     elif reference == "intravertebral":
-        expected[:, :2] = own[:, :2]
+        expected[:, :2] = own
     with np.errstate(invalid="ignore", divide="ignore"):
-        reduction = 1.0 - np.stack([ha, hm, hp], axis=1) / expected
-        area_reduction = 1.0 - area / ref[:, 3]
-    # Rounded so that a reduction of exactly 20 % (1 - 0.8 = 0.19999999999999996 in
-    # binary floating point) falls in the band it belongs to.
-    loss = np.round(np.clip(reduction.max(axis=1), 0.0, None), 12)
+        reduction = 1.0 - h[:n, :3] / expected
+        area_reduction = 1.0 - h[:n, 3] / ref[:, 3]
+    loss = np.maximum(reduction.max(axis=1), 0.0)
     cuts = np.asarray(GRADE_CUTS)
-    grades = np.searchsorted(cuts, loss, side="right").astype(float)
-    borderline = (np.abs(loss[:, None] - cuts) < borderline_margin).any(axis=1)
+    # The 1e-12 puts a reduction of exactly 20 % (1 - 0.8 = 0.19999999999999996 in binary
+    # floating point) in the band it belongs to.
+    grades = np.searchsorted(cuts, loss + 1e-12, side="right").astype(float)
+    borderline = (np.abs(loss[:, None] - cuts) < borderline_margin).any(axis=1) & ok
     grades[~ok] = np.nan
-    loss = np.where(ok, loss, np.nan)
+    loss[~ok] = np.nan
     return {
         "expected_ha": expected[:, 0],
         "expected_hm": expected[:, 1],
@@ -160,8 +146,9 @@ def grade_arrays(
         "height_loss": loss,
         "grade": grades,
         # ties (a uniformly collapsed body) go to p, then m: crush, then biconcave
-        "deformity_index": 2 - np.argmax(np.round(reduction, 12)[:, ::-1], axis=1),
-        "borderline": borderline & ok,
+        # near-ties (within rounding error; a uniformly collapsed body) go to p, then m
+        "deformity_index": np.argmax(reduction + _TIE_BREAK, axis=1),
+        "borderline": borderline,
         "expected_area": ref[:, 3],
         "area_reduction": area_reduction,
         "ref_above": up,
@@ -299,8 +286,7 @@ def grade(
     >>> [(r["level"], r["grade"], r["deformity"]) for r in vm.grade(vm.measure(lm)).to_records()]
     [('T12', 0, 'normal'), ('L1', 2, 'wedge'), ('L2', 0, 'normal')]
     """
-    prov = morphometry.landmarks.provenance
-    gradable = np.array([not prov[lv].needs_review for lv in morphometry.levels], dtype=bool)
+    gradable = ~morphometry.landmarks.needs_review
     arrays = grade_arrays(
         morphometry.ha,
         morphometry.hm,

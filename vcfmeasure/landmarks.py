@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -216,7 +216,7 @@ class Landmarks(Mapping[str, np.ndarray]):
     array([20.,  0.])
     """
 
-    __slots__ = ("_levels", "_xy", "_provenance", "image")
+    __slots__ = ("_levels", "_xy", "_provenance", "_level_index", "_review", "image")
 
     def __init__(
         self,
@@ -241,6 +241,10 @@ class Landmarks(Mapping[str, np.ndarray]):
         self._levels = levels
         self._xy = xy
         self._provenance = self._coerce_provenance(provenance, levels)
+        self._level_index = np.array([LEVELS.index(lv) for lv in levels], dtype=np.int64)
+        self._review = np.array([self._provenance[lv].needs_review for lv in levels], dtype=bool)
+        self._level_index.setflags(write=False)
+        self._review.setflags(write=False)
         self.image = dict(image) if image else None
 
     @staticmethod
@@ -353,6 +357,16 @@ class Landmarks(Mapping[str, np.ndarray]):
     def array(self) -> np.ndarray:
         """All points as a read-only ``(N, 6, 2)`` array, cranial -> caudal."""
         return self._xy
+
+    @property
+    def level_index(self) -> np.ndarray:
+        """Positions of :attr:`levels` in :data:`~vcfmeasure.LEVELS` (read-only int array)."""
+        return self._level_index
+
+    @property
+    def needs_review(self) -> np.ndarray:
+        """Per level, whether its provenance flags it for human review (read-only bool)."""
+        return self._review
 
     @property
     def provenance(self) -> Mapping[str, Provenance]:

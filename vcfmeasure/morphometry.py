@@ -10,15 +10,16 @@ from ._errors import LandmarkError, SpacingError
 from ._table import ResultTable
 from .geometry import (
     adjacent_indices,
-    body_frame,
+    direction_angle,
     endplate_line_angle,
+    handedness,
     heights,
     heights_perpendicular,
     hexagon_area,
-    wedge_angle,
 )
+from .geometry._heights import IA, IP, SA, SP
 from .landmarks import Landmarks
-from .levels import LEVELS, level_index
+from .levels import level_index
 from .radiograph import resolve_spacing
 
 __all__ = ["measure", "Morphometry", "measure_arrays", "CRUSH_VARIANTS", "HEIGHT_METHODS"]
@@ -36,11 +37,6 @@ def _scale(xy: np.ndarray, spacing: Any) -> np.ndarray:
     if sp.ndim == 1:
         return xy if sp[0] == sp[1] == 1.0 else xy * sp[::-1]
     return xy * sp[:, None, ::-1]
-
-
-def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    out = values[np.clip(index, 0, None)] if values.size else values[index]
-    return np.where(index >= 0, out, np.nan)
 
 
 def measure_arrays(
@@ -81,34 +77,31 @@ def measure_arrays(
     (array([16.]), array([0.8]))
     """
     xy = np.asarray(xy, dtype=float)
-    mm = _scale(xy, spacing)
+    iso = spacing is not None and np.ndim(spacing) == 1 and spacing[0] == spacing[1]
+    # isotropic: angles and ratios need no scaling; lengths and areas are scaled at the end
+    mm = xy if iso else _scale(xy, spacing)
     if height_method == "euclidean":
         h = heights(mm)
     elif height_method == "perpendicular":
         h = heights_perpendicular(mm)
     else:
         raise LandmarkError(f"height_method must be one of {HEIGHT_METHODS}, got {height_method!r}")
+    area = hexagon_area(mm)
+    if iso:
+        h *= spacing[0]
+        area *= spacing[0] ** 2
     ha, hm, hp = h[:, 0], h[:, 1], h[:, 2]
     above, below = adjacent_indices(level_idx, spine_id)
-    hp_above = _take(hp, above)
-    hp_below = _take(hp, below)
-    n_adj = np.isfinite(hp_above).astype(float) + np.isfinite(hp_below)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hp_adj = (np.nan_to_num(hp_above) + np.nan_to_num(hp_below)) / n_adj
-    hand = body_frame(mm)[2]
-    cobb = np.full(len(xy), np.nan)
-    gardner = np.full(len(xy), np.nan)
-    has_up = above >= 0
-    if has_up.any():
-        up = above[has_up]
-        gardner[has_up] = endplate_line_angle(
-            mm[up], mm[has_up], handedness=hand[up]
-        )
-        both = has_up & (below >= 0)
-        if both.any():
-            cobb[both] = endplate_line_angle(
-                mm[above[both]], mm[below[both]], handedness=hand[above[both]]
-            )
+    # index -1 (no neighbour) picks the appended NaN row: no masks needed
+    hp_ext = np.append(hp, np.nan)
+    hp_above, hp_below = hp_ext[above], hp_ext[below]
+    hp_adj = np.where(np.isnan(hp_above), hp_below,
+                      np.where(np.isnan(hp_below), hp_above, 0.5 * (hp_above + hp_below)))
+    hand = handedness(mm)
+    nan_row = np.full((1, 2), np.nan)
+    sup = np.concatenate([mm[:, SA] - mm[:, SP], nan_row])  # superior endplate directions
+    inf = np.concatenate([mm[:, IA] - mm[:, IP], nan_row])  # inferior endplate directions
+    hand_above = np.append(hand, np.nan)[above]
     return {
         "ha": ha,
         "hm": hm,
@@ -118,10 +111,10 @@ def measure_arrays(
         "crush_ratio": hp / hp_adj,
         "crush_ratio_above": hp / hp_above,
         "crush_ratio_below": hp / hp_below,
-        "wedge_angle": wedge_angle(mm),
-        "local_kyphosis_cobb": cobb,
-        "local_kyphosis_gardner": gardner,
-        "area": hexagon_area(mm),
+        "wedge_angle": direction_angle(sup[:-1], inf[:-1], hand),
+        "local_kyphosis_cobb": direction_angle(sup[above], inf[below], hand_above),
+        "local_kyphosis_gardner": direction_angle(sup[above], inf[:-1], hand_above),
+        "area": area,
         "above": above,
         "below": below,
     }
@@ -327,8 +320,7 @@ def measure(
     except SpacingError as exc:
         raise SpacingError(f"measure(spacing=...): {exc}") from None
     metadata = getattr(spacing, "metadata", None)
-    levels = landmarks.levels
-    li = np.fromiter((LEVELS.index(lv) for lv in levels), dtype=np.int64, count=len(levels))
+    li = landmarks.level_index
     cols = measure_arrays(landmarks.array, li, spacing=value, height_method=height_method)
     cols["level_index"] = li
     if crush != "mean":

@@ -141,6 +141,8 @@ def resolve_spacing(spacing: Any) -> tuple[tuple[float, float] | None, str]:
     """
     if spacing is None:
         return None, "unknown"
+    if type(spacing) is float and math.isfinite(spacing) and spacing > 0:  # the common case
+        return (spacing, spacing), "user"
     if hasattr(spacing, "spacing") and hasattr(spacing, "spacing_source"):
         if spacing.spacing is None:
             return None, str(spacing.spacing_source)

@@ -180,7 +180,7 @@ def compare(
         )
     eligible = np.array(
         [lv not in treated_set for lv in pre.levels]
-    ) & (pre.wedge_ratio >= normal_ratio) & (pre.biconcavity_ratio >= normal_ratio)
+    ) & (pre.wedge_ratio >= normal_ratio - 1e-12) & (pre.biconcavity_ratio >= normal_ratio - 1e-12)
     ref_all, src_all = _reference(pre, eligible, max_gap)
     ipre, ipost = _positions(pre, common), _positions(post, common)
     ref = ref_all[ipre]

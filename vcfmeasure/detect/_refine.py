@@ -1,6 +1,6 @@
 """Semi-automatic refinement: move approximate landmarks onto the body edges.
 
-Method (per vertebra, two passes, the second in a narrower window around the first):
+Method (per vertebra; by default two wide passes, then one narrow pass around the result):
 
 1. Each of the four sides of the body (superior endplate, anterior wall, inferior
    endplate, posterior wall) is sampled by intensity profiles perpendicular to the side's
@@ -73,7 +73,7 @@ class _Profiles:
         self.outside = _shift(prof, k)
         self.amp = _shift(prof, -k) - self.outside
         first = ndimage.minimum_filter1d(prof, m, axis=1, origin=-(m // 2), mode="nearest")
-        beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
+        self.beyond = beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
         within = _shift(first, -(k + m - 1))  # darkest level in [i - k - m + 1, i - k]
         self.dark = prof.min(axis=1, keepdims=True)
         self.span = prof.max(axis=1) - self.dark[:, 0]
@@ -94,8 +94,14 @@ class _Profiles:
         return np.where(mask, idx, -1).max(axis=1)
 
     def reference(self):
-        """Per-profile amplitude of the outermost fair candidate (nan where none)."""
-        best = self.outermost(self.cand & (self.amp >= 0.1 * self.span[:, None]))
+        """Per-profile amplitude of the body edge (nan where none).
+
+        The outermost candidate of at least half the strength of the strongest: the body
+        edge even where cement shows inside it.
+        """
+        amp = np.where(self.cand, self.amp, -np.inf)
+        top = amp.max(axis=1, keepdims=True)
+        best = self.outermost(self.cand & (amp >= 0.5 * top))
         rows = np.arange(best.size)
         return np.where(best >= 0, self.amp[rows, np.maximum(best, 0)], np.nan)
 
@@ -112,7 +118,13 @@ class _Profiles:
         ref = ref[:, None]
         g, s, step = self.g, self.s, self.step
         idx = np.arange(s.size)[None, :]
-        strong = self.cand & (self.amp >= 0.4 * ref)
+        # cement (or anything far brighter than bone) is not the body outline
+        # levels are taken against the darkest level just beyond each edge (the disc):
+        # the window's own minimum may lie in a lung, far darker than any disc
+        bright = self.outside + self.amp - self.beyond
+        bone = self.cand & (self.amp >= 0.3 * ref) & (bright <= 2.0 * ref)
+        top = np.where(bone, self.amp, -np.inf).max(axis=1, keepdims=True)
+        strong = bone & (self.amp >= 0.5 * top)
         strongest = np.argmax(np.where(strong, self.amp, -np.inf), axis=1)[:, None]
         # the neighbour's endplate: a steep rise out of a dark (disc) level, outside the
         # strongest fall; nothing beyond it belongs to this body
@@ -120,7 +132,7 @@ class _Profiles:
         rise[:, 1:-1] = (g[:, 1:-1] <= g[:, :-2]) & (g[:, 1:-1] < g[:, 2:])
         rise &= (-self.amp >= 0.4 * ref) & (self.outside + self.amp <= self.dark + 0.3 * ref)
         block = np.where(rise & (idx > strongest), idx, s.size).min(axis=1)[:, None]
-        ok = strong & (idx < block) & (self.outside - self.dark <= 0.5 * ref)
+        ok = strong & (idx < block)
         best = self.outermost(ok)
         found = best >= 0
         rows = np.arange(best.size)
@@ -137,19 +149,39 @@ class _Profiles:
 
 
 # --------------------------------------------------------------------------- fitting
-def _despike(o, tol):
-    """Drop (set nan) offsets further than ``tol`` px from the running median of five."""
-    if o.size < 5:
-        return o
-    pad = np.pad(o, 2, constant_values=np.nan)
-    win = np.lib.stride_tricks.sliding_window_view(pad, 5)
-    with np.errstate(all="ignore"):
-        import warnings
+def _despike(o, segments, tol):
+    """Drop (set nan) offsets further than ``tol`` px from their running median.
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(win, axis=1)
+    The median is over five neighbours on the same side; ``segments`` gives the side of
+    each profile.
+    """
+    n = o.size
+    idx = np.arange(n)[:, None] + np.arange(-2, 3)[None, :]
+    inside = (idx >= 0) & (idx < n)
+    idx = np.clip(idx, 0, n - 1)
+    same = inside & (segments[idx] == segments[:, None])
+    win = np.where(same, o[idx], np.nan)
+    win = np.sort(win, axis=1)  # nan last
+    count = np.isfinite(win).sum(axis=1)
+    lo = np.clip((count - 1) // 2, 0, 4)
+    hi = np.clip(count // 2, 0, 4)
+    rows = np.arange(n)
+    med = 0.5 * (win[rows, lo] + win[rows, hi])
     return np.where(np.abs(o - med) <= tol, o, np.nan)
+
+
+def _median(a):
+    """Upper median of a non-empty 1-D array (cheaper than ``np.median`` on short arrays)."""
+    k = a.size // 2
+    return float(np.partition(a, k)[k])
+
+
+def _polyval(coef, x):
+    """Horner evaluation, highest power first (``np.polyval`` without its overhead)."""
+    out = coef[0] * np.ones_like(x) if np.ndim(x) else coef[0]
+    for c in coef[1:]:
+        out = out * x + c
+    return out
 
 
 def _local_quadratic(t, o, t0, h, deg=2):
@@ -166,18 +198,20 @@ def _local_quadratic(t, o, t0, h, deg=2):
     if use.sum() < deg + 3:
         return None
     x, o, w = x[use], o[use], w[use]
-    coef = None
+    X = np.vander(x, deg + 1)
     robust = np.ones_like(w)
-    for _ in range(4):
-        ww = np.sqrt(w * robust)
-        A = np.vander(x, deg + 1) * ww[:, None]
-        coef, *_ = np.linalg.lstsq(A, o * ww, rcond=None)
-        res = o - np.polyval(coef, x)
-        scale = 1.4826 * np.median(np.abs(res)) + 1e-3
+    for _ in range(3):
+        Xw = X * (w * robust)[:, None]
+        try:
+            coef = np.linalg.solve(Xw.T @ X, Xw.T @ o)
+        except np.linalg.LinAlgError:
+            return None
+        res = o - X @ coef
+        scale = 1.4826 * _median(np.abs(res)) + 1e-3
         robust = np.clip(1 - (res / (4.0 * scale)) ** 2, 0, None) ** 2
     wr = w * robust
     inl = robust > 0
-    spread = 1.4826 * float(np.median(np.abs(res[inl]))) if inl.any() else np.inf
+    spread = 1.4826 * _median(np.abs(res[inl])) if inl.any() else np.inf
     return coef, spread, float(wr.sum() / max(w.max(), 1e-9))
 
 
@@ -197,6 +231,7 @@ class _Side:
         self.o = np.zeros(0)
         self.amp = np.zeros(0)
         self.partner = np.zeros(0)
+        self.ref = np.inf
 
     def point(self, t, o):
         return self.p0 + np.multiply.outer(t, self.a) + np.multiply.outer(o, self.out)
@@ -232,8 +267,11 @@ def _prior_offsets(side, t, mid):
     return c * t * (side.length - t)
 
 
-def _sample_plan(all_pts, n_end, n_wall):
-    """Profile origins and directions for every side of every vertebra."""
+def _sample_plan(all_pts, n_end, n_wall, deepen=0.0):
+    """Profile origins and directions for every side of every vertebra.
+
+    ``deepen`` (px) extends the endplate windows inwards, towards a central depression.
+    """
     plan = []
     for pts in all_pts:
         sides = _sides(pts)
@@ -245,29 +283,48 @@ def _sample_plan(all_pts, n_end, n_wall):
             # centre each profile between the chord and the curve through the given
             # middle point, so that a misplaced middle point cannot hide the edge
             o = 0.5 * _prior_offsets(side, t, mid)
-            plan.append((side, t, side.point(t, o), o))
+            if mid is not None and deepen:
+                o = o - 0.5 * deepen * np.sin(np.pi * t / side.length) ** 2
+            plan.append((side, t, side.point(t, o), o, name))
     return plan
 
 
-def _measure(img, all_pts, half, sigma, gap, n_end, n_wall):
-    plan = _sample_plan(all_pts, n_end, n_wall)
+def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0):
+    plan = _sample_plan(all_pts, n_end, n_wall, deepen)
     half = half + max(float(np.abs(p[3]).max()) for p in plan)
     origins = np.concatenate([p[2] for p in plan])
     dirs = np.concatenate([np.repeat(p[0].out[None], len(p[1]), axis=0) for p in plan])
-    prof = _Profiles(img, origins, dirs, half, 0.25, sigma, gap, 4 * gap)
-    # each vertebra's bone edge strength: median over its profiles of the outermost edge
+    prof = _Profiles(img, origins, dirs, half, step, sigma, gap, 4 * gap)
+    # each vertebra's bone edge strength: a low percentile over its profiles of the
+    # strongest edge (cement, where it shows, is stronger; noise, where no edge is in
+    # the window, weaker and rarer)
     per_vertebra = np.array([len(p[1]) for p in plan]).reshape(-1, 4).sum(axis=1)
     owner = np.repeat(np.arange(per_vertebra.size), per_vertebra)
+    # walls only: endplates may show half-strength double contours
+    wall = np.concatenate([np.full(len(p[1]), p[4] in ("ant", "post")) for p in plan])
     first = prof.reference()
-    ref = np.array([np.nanmedian(first[owner == v]) if np.isfinite(first[owner == v]).any()
-                    else np.inf for v in range(per_vertebra.size)])
+    ref = np.full(per_vertebra.size, np.inf)
+    for v in range(per_vertebra.size):
+        mine = first[(owner == v) & wall]
+        if not np.isfinite(mine).any():
+            mine = first[owner == v]
+        if np.isfinite(mine).any():
+            ref[v] = np.nanpercentile(mine, 50)
+    # bone density is much the same along one spine: a cemented body, whose walls may
+    # show mostly cement, takes its neighbours' bone edge strength
+    finite = ref[np.isfinite(ref)]
+    if finite.size >= 2:
+        ref = np.minimum(ref, 1.3 * np.percentile(finite, 25))
     edge, amp, partner = prof.edges(ref[owner])
+    segment = np.repeat(np.arange(len(plan)), [len(p[1]) for p in plan])
+    offsets = _despike(np.concatenate([p[3] for p in plan]) + edge, segment, max(3.0, 0.6 * gap))
     i = 0
     out = []
-    for side, t, _, o in plan:
+    for side, t, _, _, _ in plan:
         n = len(t)
-        side.t, side.o = t, _despike(o + edge[i : i + n], max(3.0, 0.6 * gap))
+        side.t, side.o = t, offsets[i : i + n]
         side.amp, side.partner = amp[i : i + n], partner[i : i + n]
+        side.ref = ref[len(out) // 4]
         out.append(side)
         i += n
     return [dict(zip(("sup", "ant", "inf", "post"), out[j : j + 4], strict=True))
@@ -297,33 +354,56 @@ def _midway(sides, px_mm):
             side.o = side.o - 0.5 * sep
 
 
-def _fit_at(side, t0, h):
+def _without_spur(side, t0, h, tol):
+    """Offsets with the outward bulge next to a corner (an osteophyte) removed.
+
+    A fit that leaves out the last 10 % of the side next to the corner is extrapolated to
+    it; edges there lying outside it by more than ``tol`` px are dropped.
+    """
+    near = np.abs(side.t - t0) < 0.1 * side.length
+    o = side.o
+    if not (near & np.isfinite(o)).any():
+        return o
+    far = _local_quadratic(side.t, np.where(near, np.nan, o), t0, h)
+    if far is None:
+        return o
+    coef, spread, _ = far
+    bulge = o - _polyval(coef, side.t - t0)
+    return np.where(near & (bulge > max(tol, 2.0 * spread)), np.nan, o)
+
+
+def _fit_at(side, t0, h, corner_tol=None):
     """Fit a side's edge offsets around ``t0``, wider and straighter where edges are sparse.
 
+    With ``corner_tol`` (px), an outward bulge next to the corner (osteophyte) is left out.
     Returns (coefficients in ``t - t0``, spread px, weight) or None.
     """
+    o = side.o if corner_tol is None else _without_spur(side, t0, h, corner_tol)
     for deg, scale, penalty in ((2, 1.0, 1.0), (1, 2.0, 0.7), (1, 4.0, 0.5)):
-        fit = _local_quadratic(side.t, side.o, t0, h * scale, deg)
+        fit = _local_quadratic(side.t, o, t0, h * scale, deg)
         if fit is not None:
             coef, spread, n_eff = fit
-            return coef, spread, n_eff * penalty
+            # edges much fainter than the body's own (ribs, noise) earn less trust
+            near = np.isfinite(o) & (np.abs(side.t - t0) < h * scale)
+            strength = _median(side.amp[near]) / side.ref if near.any() else 0.0
+            return coef, spread, n_eff * penalty * min(1.0, 1.6 * strength)
     return None
 
 
 def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
     """Corner: where an endplate fit meets a wall fit (alternating projections)."""
-    fp = _fit_at(plate, t_plate, h_plate)
-    fw = _fit_at(wall, t_wall, h_wall)
+    fp = _fit_at(plate, t_plate, h_plate, corner_tol=0.25 * tol)
+    fw = _fit_at(wall, t_wall, h_wall, corner_tol=0.25 * tol)
     if fp is None or fw is None:
         return None, 0.0
     cp, rp, np_ = fp
     cw, rw, nw = fw
-    q = plate.point(t_plate, np.polyval(cp, 0.0))
+    q = plate.point(t_plate, _polyval(cp, 0.0))
     for _ in range(8):
         tw, _ = wall.coords(q)
-        q = wall.point(tw, np.polyval(cw, tw - t_wall))
+        q = wall.point(tw, _polyval(cw, tw - t_wall))
         tp, _ = plate.coords(q)
-        q = plate.point(tp, np.polyval(cp, tp - t_plate))
+        q = plate.point(tp, _polyval(cp, tp - t_plate))
     conf = min(np_, nw) / 6.0
     return q, float(np.clip(conf, 0, 1) * math.exp(-((max(rp, rw) / tol) ** 2)))
 
@@ -341,7 +421,7 @@ def _middle(plate, c0, c1, h, tol):
     q = mid
     for _ in range(8):
         tq, _ = plate.coords(q)
-        on = plate.point(tq, np.polyval(coef, tq - tm))
+        on = plate.point(tq, _polyval(coef, tq - tm))
         q = mid + ((on - mid) @ nrm) * nrm
     return q, float(np.clip(n_eff / 6.0, 0, 1) * math.exp(-((spread / tol) ** 2)))
 
@@ -380,13 +460,18 @@ def _refine_one(sides, px_mm):
     return out, conf
 
 
+def _body_height_px(xy):
+    """Median anterior and posterior height of the given bodies, pixels."""
+    hp = np.hypot(*(xy[:, SP] - xy[:, IP]).T)
+    ha = np.hypot(*(xy[:, SA] - xy[:, IA]).T)
+    return float(np.median(np.concatenate([hp, ha])))
+
+
 def _spacing_mm(radiograph, xy):
     if radiograph.spacing is not None:
         return math.sqrt(radiograph.spacing[0] * radiograph.spacing[1]), True
     # no spacing: take the body size as the ruler (a body is ~25 mm tall)
-    hp = np.hypot(*(xy[:, SP] - xy[:, IP]).T)
-    ha = np.hypot(*(xy[:, SA] - xy[:, IA]).T)
-    size = float(np.median(np.concatenate([hp, ha])))
+    size = _body_height_px(xy)
     if not size > 0:
         raise SpacingError("cannot refine: no spacing and the bodies have no size")
     return 25.0 / size, False
@@ -397,7 +482,7 @@ def refine_landmarks(
     landmarks: Landmarks,
     *,
     search_mm: float = 5.0,
-    passes: int = 2,
+    passes: int = 3,
     min_confidence: float = 0.25,
     double_contours: bool = True,
 ) -> Landmarks:
@@ -421,8 +506,12 @@ def refine_landmarks(
         given outline. Without a spacing the radiograph's scale is taken from the
         bodies themselves: the median anterior/posterior height in pixels is taken as
         25 mm, so the search radius in px is ``search_mm / 25 * median height``.
+        Middle points may move further, by up to 0.15 of the median body height more,
+        to reach a depressed (biconcave) endplate.
     passes : int
-        Refinement passes; the second searches within 2 mm of the first's result.
+        Refinement passes: all but the last search the full radius (each from the
+        previous result, so a corner far off is found in two steps); the last searches
+        within 2 mm of the previous result with denser profiles.
     min_confidence : float
         A point with a lower confidence (0-1) keeps its input position.
     double_contours : bool
@@ -464,32 +553,63 @@ def refine_landmarks(
     if len(landmarks) == 0:
         raise LandmarkError("refine_landmarks: no levels to refine")
     xy0 = np.array(landmarks.array, dtype=float)
-    img = np.asarray(radiograph.pixels, dtype=np.float32)
     px_mm, _ = _spacing_mm(radiograph, xy0)
     search_px = search_mm / px_mm
     sigma = max(0.08 / px_mm, 0.8)
+    # a fractured endplate may sink well below the chord of its corners: the first pass
+    # looks deeper on that side (0.15 of the median body height, ~4 mm)
+    deepen = 0.15 * _body_height_px(xy0)
+    img, corner = _smoothed_crop(radiograph.pixels, xy0, 2 * search_px + deepen + 10,
+                                 max(0.1 / px_mm, 1.0))
+    xy0 = xy0 - corner
+    limit = np.full(6, search_px)
+    limit[[SM, IM]] += deepen
     gap = max(0.5 / px_mm, 2.0)
     xy = xy0.copy()
     conf = np.zeros(xy.shape[:2])
     passes = max(int(passes), 1)
     for k in range(passes):
-        half = search_px if k == 0 else min(search_px, 2.0 / px_mm)
-        n_end, n_wall = (24, 16) if k == 0 else (48, 28)
-        measured = _measure(img, xy, half, sigma, gap, n_end, n_wall)
+        fine = passes > 1 and k == passes - 1
+        half = min(search_px, 2.0 / px_mm) if fine else search_px
+        n_end, n_wall = (48, 28) if fine else (24, 16)
+        measured = _measure(
+            img, xy, half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
+            deepen=0.0 if fine else deepen,
+        )
         new = np.empty_like(xy)
         for i, sides in enumerate(measured):
             if double_contours:
                 _midway(sides, px_mm)
             pts, c = _refine_one(sides, px_mm)
             moved = np.hypot(*(pts - xy0[i]).T)
-            bad = ~np.isfinite(pts).all(axis=1) | (moved > search_px)
+            bad = ~np.isfinite(pts).all(axis=1) | (moved > limit)
             if k == passes - 1:
                 bad |= c < min_confidence
             pts[bad] = (xy if k < passes - 1 else xy0)[i][bad]
             c[bad] = 0.0
             new[i], conf[i] = pts, c
         xy = new
-    return _record(landmarks, xy0, xy, conf)
+    return _record(landmarks, xy0 + corner, xy + corner, conf)
+
+
+def _smoothed_crop(pixels, xy, margin, sigma):
+    """The image around the landmarks, Gaussian-smoothed (noise), and its (x, y) offset.
+
+    A symmetric blur moves no straight edge; it only lowers the noise that the steepest-
+    gradient search would otherwise chase.
+    """
+    from scipy import ndimage
+
+    rows, cols = pixels.shape
+    lo = np.floor(xy.reshape(-1, 2).min(axis=0) - margin).astype(int)
+    hi = np.ceil(xy.reshape(-1, 2).max(axis=0) + margin).astype(int) + 1
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(max(hi[0], x0 + 1), cols), min(max(hi[1], y0 + 1), rows)
+    crop = np.asarray(pixels[y0:y1, x0:x1], dtype=np.float32)
+    if crop.size == 0:
+        crop = np.asarray(pixels, dtype=np.float32)
+        x0 = y0 = 0
+    return ndimage.gaussian_filter(crop, sigma, mode="nearest"), np.array([x0, y0], float)
 
 
 def _record(landmarks, xy0, xy, conf):

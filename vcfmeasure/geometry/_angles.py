@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._frame import body_frame
+from ._frame import handedness as _handedness
 from ._heights import IA, IP, SA, SP
 
 _ENDPLATES = {"superior": (SP, SA), "inferior": (IP, IA)}
@@ -42,9 +42,20 @@ def two_line_angle(
     """
     d1 = np.asarray(p1, float) - np.asarray(p0, float)
     d2 = np.asarray(q1, float) - np.asarray(q0, float)
+    return direction_angle(d1, d2, handedness)
+
+
+def direction_angle(d1: np.ndarray, d2: np.ndarray, handedness: np.ndarray) -> np.ndarray:
+    """:func:`two_line_angle` from the direction vectors ``d1`` (cranial line) and ``d2``.
+
+    Examples
+    --------
+    >>> direction_angle(np.array([[10.0, 0.0]]), np.array([[10.0, -10.0]]), -1)
+    array([45.])
+    """
     cross = d2[..., 0] * d1[..., 1] - d2[..., 1] * d1[..., 0]
-    dot = (d1 * d2).sum(axis=-1)
-    return -np.asarray(handedness) * np.degrees(np.arctan2(cross, dot))
+    dot = d1[..., 0] * d2[..., 0] + d1[..., 1] * d2[..., 1]
+    return np.degrees(np.arctan2(cross, dot)) * -np.asarray(handedness)
 
 
 def endplate_line_angle(
@@ -87,7 +98,7 @@ def endplate_line_angle(
     a0, a1 = _ENDPLATES[upper_endplate]
     b0, b1 = _ENDPLATES[lower_endplate]
     if handedness is None:
-        handedness = body_frame(upper)[2]
+        handedness = _handedness(upper)
     return two_line_angle(upper[:, a0], upper[:, a1], lower[:, b0], lower[:, b1], handedness)
 
 
@@ -116,4 +127,5 @@ def wedge_angle(xy: np.ndarray) -> np.ndarray:
     >>> wedge_angle(v)
     array([0.])
     """
-    return endplate_line_angle(xy, xy)
+    xy = np.asarray(xy, dtype=float)
+    return two_line_angle(xy[:, SP], xy[:, SA], xy[:, IP], xy[:, IA], _handedness(xy))

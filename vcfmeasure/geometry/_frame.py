@@ -26,8 +26,8 @@ def signed_area(xy: np.ndarray) -> np.ndarray:
     """
     xy = np.asarray(xy, dtype=float)
     x, y = xy[..., 0], xy[..., 1]
-    xn, yn = np.roll(x, -1, axis=-1), np.roll(y, -1, axis=-1)
-    return 0.5 * (x * yn - xn * y).sum(axis=-1)
+    inner = (x[:, :-1] * y[:, 1:] - x[:, 1:] * y[:, :-1]).sum(axis=-1)
+    return 0.5 * (inner + x[:, -1] * y[:, 0] - x[:, 0] * y[:, -1])
 
 
 def hexagon_area(xy: np.ndarray) -> np.ndarray:
@@ -77,6 +77,21 @@ def body_frame(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cra_u = cra / np.sqrt((cra**2).sum(-1))[:, None]
     cross = ant[:, 0] * cra[:, 1] - ant[:, 1] * cra[:, 0]
     return ant_u, cra_u, np.sign(cross)
+
+
+def handedness(xy: np.ndarray) -> np.ndarray:
+    """The third output of :func:`body_frame` alone (cheaper): -1, +1 or 0 per vertebra.
+
+    Examples
+    --------
+    >>> box = np.array([[[0, 0], [5, 0], [10, 0], [10, 8], [5, 8], [0, 8]]], float)
+    >>> handedness(box), handedness(box * [-1, 1])
+    (array([-1.]), array([1.]))
+    """
+    xy = np.asarray(xy, dtype=float)
+    ant = xy[:, SA] + xy[:, IA] - xy[:, SP] - xy[:, IP]
+    cra = xy[:, SP] + xy[:, SA] - xy[:, IP] - xy[:, IA]
+    return np.sign(ant[:, 0] * cra[:, 1] - ant[:, 1] * cra[:, 0])
 
 
 def _orient(p, q, r):

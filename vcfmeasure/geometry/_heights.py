@@ -60,10 +60,8 @@ def heights(xy: np.ndarray) -> np.ndarray:
     array([[ 8.,  6., 10.]])
     """
     xy = np.asarray(xy, dtype=float)
-    upper = xy[:, [SA, SM, SP]]
-    lower = xy[:, [IA, IM, IP]]
-    d = upper - lower
-    return np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2)
+    d = xy[:, SA::-1] - xy[:, IA:]  # (sa, sm, sp) - (ia, im, ip), views without copies
+    return np.hypot(d[..., 0], d[..., 1])
 
 
 def heights_perpendicular(xy: np.ndarray) -> np.ndarray:

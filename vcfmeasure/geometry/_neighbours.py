@@ -79,19 +79,19 @@ def nearest_indices(
     li, sid = _check(level_index, spine_id)
     eligible = np.asarray(eligible, dtype=bool)
     n = li.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     idx = np.arange(n)
-    last = np.maximum.accumulate(np.where(eligible, idx, -1))
-    above = np.full(n, -1, dtype=np.int64)
-    above[1:] = last[:-1]
-    nxt = np.minimum.accumulate(np.where(eligible, idx, n)[::-1])[::-1]
-    below = np.full(n, n, dtype=np.int64)
-    below[:-1] = nxt[1:]
-    safe_a = np.clip(above, 0, n - 1)
-    safe_b = np.clip(below, 0, n - 1)
-    above = np.where(
-        (above >= 0) & (sid[safe_a] == sid) & (li - li[safe_a] <= max_gap), above, -1
-    )
-    below = np.where(
-        (below < n) & (sid[safe_b] == sid) & (li[safe_b] - li <= max_gap), below, -1
-    )
+    above = np.empty(n, dtype=np.int64)
+    above[0] = -1
+    np.maximum.accumulate(np.where(eligible, idx, -1)[:-1], out=above[1:])
+    below = np.empty(n, dtype=np.int64)
+    below[-1] = -1
+    nxt = np.minimum.accumulate(np.where(eligible, idx, n)[:0:-1])[::-1]
+    below[:-1] = np.where(nxt < n, nxt, -1)
+    # index -1 reads the appended sentinel level, too far away to count
+    li_ext = np.append(li, 10**6)
+    above = np.where((sid[above] == sid) & (li - li_ext[above] <= max_gap) & (above >= 0),
+                     above, -1)
+    below = np.where((sid[below] == sid) & (li_ext[below] - li <= max_gap), below, -1)
     return above, below

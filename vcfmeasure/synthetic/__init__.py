@@ -4,8 +4,8 @@ A test ground for placement, detection and grading: any contiguous range of T4-L
 level-appropriate body sizes, cortical rim and endplates, trabecular texture, endplate
 concavity, discs, kyphosis and lordosis, posterior elements, ribs and soft tissue, either
 film orientation, in-plane rotation, magnification and pixel spacing, blur and noise,
-osteoporotic contrast, double endplate contours, wedge/biconcave/crush deformities and
-cemented (vertebroplasty/kyphoplasty) vertebrae. See ``docs/synthetic.md``.
+osteoporotic contrast, double endplate contours, anterior osteophytes, wedge/biconcave/crush
+deformities and cemented (vertebroplasty/kyphoplasty) vertebrae. See ``docs/synthetic.md``.
 
 >>> from vcfmeasure import synthetic
 >>> spine = synthetic.make_spine(["L1", "L2"], seed=0)

@@ -93,11 +93,18 @@ def body_distances(
 
 
 def _local(geom: ImageGeometry, body: BodyGeometry, box: tuple[slice, slice]):
+    """Body-frame coordinates ``(u, w)`` (mm, float32) of the pixel centres in ``box``."""
     rows, cols = box
-    yy, xx = np.mgrid[rows, cols]
-    world = geom.to_world(np.stack([xx, yy], axis=-1).astype(float))
-    rel = world - body.origin
-    return rel @ body.e, rel @ body.n
+    inv = np.linalg.inv(geom.A)
+    # world = inv @ (pix - b); u = (world - origin) . e, w = (world - origin) . n
+    eu = inv.T @ body.e
+    en = inv.T @ body.n
+    base = -(inv @ geom.b) - body.origin
+    x = np.arange(cols.start, cols.stop, dtype=np.float32)[None, :]
+    y = np.arange(rows.start, rows.stop, dtype=np.float32)[:, None]
+    u = np.float32(eu[0]) * x + np.float32(eu[1]) * y + np.float32(base @ body.e)
+    w = np.float32(en[0]) * x + np.float32(en[1]) * y + np.float32(base @ body.n)
+    return u, w
 
 
 def _box(geom: ImageGeometry, body: BodyGeometry, u_range, w_range, pad_px: int = 4):
@@ -118,11 +125,14 @@ def _convex_sdf(u: np.ndarray, w: np.ndarray, poly: np.ndarray) -> np.ndarray:
     nxt = np.roll(poly, -1, axis=0)
     area = 0.5 * np.sum(poly[:, 0] * nxt[:, 1] - nxt[:, 0] * poly[:, 1])
     sign = 1.0 if area > 0 else -1.0
-    d = np.full(u.shape, -np.inf)
-    for p, q in zip(poly, np.roll(poly, -1, axis=0), strict=True):
+    d = None
+    for p, q in zip(poly, nxt, strict=True):
         edge = q - p
         normal = sign * np.array([edge[1], -edge[0]]) / np.hypot(*edge)
-        d = np.maximum(d, (u - p[0]) * normal[0] + (w - p[1]) * normal[1])
+        di = (u - np.float32(p[0])) * np.float32(normal[0]) + (w - np.float32(p[1])) * np.float32(
+            normal[1]
+        )
+        d = di if d is None else np.maximum(d, di)
     return d
 
 
@@ -155,20 +165,25 @@ def render_bodies(
     texture_rngs: list[np.random.Generator],
     double: dict[str, tuple[float, float]],
     cement: dict[str, np.random.Generator],
+    osteophytes: dict[str, float] | None = None,
 ) -> None:
     """Add bodies (cortex, trabecular texture), posterior elements and cement to ``att``."""
+    osteophytes = osteophytes or {}
     px_mm = geom.spacing_mm
     k = app.contrast
     t_wall = app.cortex_wall_mm * (0.6 + 0.4 * min(k, 1.0))
     t_end = app.cortex_endplate_mm * (0.6 + 0.4 * min(k, 1.0))
     for body, trng in zip(bodies, texture_rngs, strict=True):
-        thoracic = body.level.startswith("T")
-        u_lo = -55.0 * body.depth / 35.0 if app.posterior_elements else -2.0
-        box = _box(geom, body, (u_lo, body.depth + 2.0), (-0.4 * body.hp, 1.7 * body.hp + 2))
+        if app.posterior_elements:
+            _posterior_elements(att, geom, body, k * app.posterior)
+        sup_sep, inf_sep = double.get(body.level, (0.0, 0.0))
+        spur = osteophytes.get(body.level, 0.0)
+        reach = 2.0 + 0.5 * max(sup_sep, inf_sep) + spur
+        box = _box(geom, body, (-2.0, body.depth + 2.0 + spur),
+                   (-reach, max(body.hp, body.ha) + reach))
         if box is None:
             continue
         u, w = _local(geom, body, box)
-        sup_sep, inf_sep = double.get(body.level, (0.0, 0.0))
         shifts = [(-0.5 * sup_sep, -0.5 * inf_sep), (0.5 * sup_sep, 0.5 * inf_sep)]
         if sup_sep == 0 and inf_sep == 0:
             shifts = [(0.0, 0.0)]
@@ -182,19 +197,44 @@ def render_bodies(
             )
             cover += _ramp(outer / px_mm) / len(shifts)
             inner += _ramp(core / px_mm) / len(shifts)
+        for poly in _spurs(body, spur):
+            cover = np.maximum(cover, _ramp(_convex_sdf(u, w, poly) / px_mm))
         # trabecular pattern: band-pass noise, ~0.4-1.5 mm grains
         tex = _texture(inner, trng, 0.35 / px_mm, app.texture)
         patch = k * (app.trabecular * inner * (1.0 + tex) + app.cortex * (cover - inner))
         if body.level in cement:
             patch += _cement(body, u, w, inner, cement[body.level], px_mm) * app.cement
-        if app.posterior_elements:
-            post = np.zeros(u.shape, np.float32)
-            for poly in _posterior_polygons(body, thoracic):
-                d = _convex_sdf(u, w, poly)
-                post += 0.7 * _ramp(d / px_mm) + 0.3 * _ramp(d / 1.5)
-            post = np.minimum(post, 1.3)
-            patch += k * app.posterior * post * (1.0 - 0.6 * cover)
         att[box] += patch
+
+
+def _spurs(body: BodyGeometry, length: float) -> list[np.ndarray]:
+    """Anterior osteophytes (claw spurs) of ``length`` mm at the two anterior corners.
+
+    Each is a triangle whose base runs 0.6 ``length`` along the endplate and down the wall
+    from the corner and whose tip points anteriorly and into the disc. The corner of the
+    body (the ground truth) does not move.
+    """
+    if length <= 0:
+        return []
+    d, ha = body.depth, body.ha
+    e_i, n_i, _ = body.inferior_frame()
+    sa, ia = np.array([d, 0.0]), np.array([d, ha])
+    up = [sa - [0.6 * length, 0.0], sa + [0.5 * length, -0.85 * length], sa + [0.0, 0.6 * length]]
+    tip = ia + 0.5 * length * np.array([1.0, 0.0]) + 0.85 * length * n_i
+    down = [ia - 0.6 * length * e_i, ia - [0.0, 0.6 * length], tip]
+    return [np.array(up), np.array(down)]
+
+
+def _posterior_elements(att, geom, body, level):
+    """Add pedicle, facets and spinous process, each a convex polygon with a soft rim."""
+    for poly in _posterior_polygons(body, body.level.startswith("T")):
+        lo, hi = poly.min(axis=0) - 1.0, poly.max(axis=0) + 1.0
+        box = _box(geom, body, (lo[0], hi[0]), (lo[1], hi[1]))
+        if box is None:
+            continue
+        u, w = _local(geom, body, box)
+        d = _convex_sdf(u, w, poly)
+        att[box] += level * (0.7 * _ramp(d / geom.spacing_mm) + 0.3 * _ramp(d / 1.5))
 
 
 def _texture(inner: np.ndarray, rng: np.random.Generator, sigma_px: float, amplitude: float):
@@ -256,20 +296,46 @@ def render_background(
         att -= app.lung * special.expit((y_d - wy) / 5.0)
     if app.ribs:
         for body, second in rib_levels:
-            rel = world - body.origin
+            box = _rib_box(geom, body, second, factor, (lr, lc))
+            if box is None:
+                continue
+            rel = world[box] - body.origin
             u, w = rel @ body.e, rel @ body.n
             if second:
                 u, w = u - 3.0, w - 4.0
-            slope, curv = 0.35, 0.003 * (1.1 if second else 1.0)
-            centre = -2.0 + slope * (u + 5.0) + curv * (u + 5.0) ** 2
-            dist = np.abs(w - centre) / np.sqrt(1.0 + (slope + 2 * curv * (u + 5.0)) ** 2)
+            curv = _RIB_CURVE * (1.1 if second else 1.0)
+            centre = _rib_centre(u, curv)
+            dist = np.abs(w - centre) / np.sqrt(1.0 + (_RIB_SLOPE + 2 * curv * (u + 5.0)) ** 2)
             half = 4.5
             band = special.expit((half - dist) / 0.4)
             rim = np.exp(-(((dist - half + 0.8) / 0.7) ** 2))
             fade = special.expit((u + 5.0) / 3.0)  # starts at the costovertebral joint
-            att += app.contrast * app.rib * fade * (band + 0.8 * rim)
-    full = ndimage.zoom(att, factor, order=1, grid_mode=True, mode="nearest")
-    return np.ascontiguousarray(full[:rows, :cols], dtype=np.float32)
+            att[box] += app.contrast * app.rib * fade * (band + 0.8 * rim)
+    full = ndimage.zoom(att.astype(np.float32), factor, order=1, grid_mode=True, mode="nearest")
+    return np.ascontiguousarray(full[:rows, :cols])
+
+
+_RIB_SLOPE, _RIB_CURVE = 0.35, 0.003
+
+
+def _rib_centre(u, curv):
+    """Rib centre line in the body frame: ``w`` (mm) at ``u`` (mm)."""
+    return -2.0 + _RIB_SLOPE * (u + 5.0) + curv * (u + 5.0) ** 2
+
+
+def _rib_box(geom, body, second, factor, shape):
+    """The coarse-grid slice a rib can touch (it runs from u = -20 mm to 150 mm)."""
+    u = np.linspace(-20.0, 150.0, 18)
+    curv = _RIB_CURVE * (1.1 if second else 1.0)
+    c = _rib_centre(u, curv) + (4.0 if second else 0.0)
+    pts = np.concatenate([np.stack([u + (3.0 if second else 0.0), c + dw], axis=1)
+                          for dw in (-9.0, 9.0)])
+    px = geom.to_pixels(body.to_world(pts)) / factor
+    lo = np.maximum(np.floor(px.min(axis=0)).astype(int) - 1, 0)
+    hi = np.minimum(np.ceil(px.max(axis=0)).astype(int) + 2, [shape[1], shape[0]])
+    if (hi <= lo).any():
+        return None
+    return slice(lo[1], hi[1]), slice(lo[0], hi[0])
 
 
 def render(
@@ -284,12 +350,16 @@ def render(
     cement: dict[str, np.random.Generator],
     diaphragm_y: float | None,
     rib_levels: list[tuple[BodyGeometry, bool]],
+    osteophytes: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Form the full image: integer-valued grey levels (float32), bone bright."""
     att = render_background(
         geom, bodies, app, background_rng, diaphragm_y=diaphragm_y, rib_levels=rib_levels
     )
-    render_bodies(att, geom, bodies, app, texture_rngs=texture_rngs, double=double, cement=cement)
+    render_bodies(
+        att, geom, bodies, app, texture_rngs=texture_rngs, double=double, cement=cement,
+        osteophytes=osteophytes,
+    )
     img = OFFSET + GAIN * att
     if app.blur_mm > 0:
         img = ndimage.gaussian_filter(img, app.blur_mm / geom.spacing_mm)

@@ -215,6 +215,7 @@ def make_spine(
     double_contour: float | Mapping[str, float | tuple[float, float]] | None = None,
     ribs: bool = True,
     posterior_elements: bool = True,
+    osteophytes: float | Mapping[str, float] | None = None,
     acquisition: int = 0,
 ) -> SyntheticSpine:
     """Draw a lateral thoraco-lumbar radiograph with exact six-point ground truth.
@@ -267,6 +268,11 @@ def make_spine(
         truth lies midway between the two contours (REFERENCE.md §1).
     ribs, posterior_elements : bool
         Draw ribs (thoracic levels) and pedicles, facets and spinous processes.
+    osteophytes : float or dict, optional
+        Anterior osteophytes: spurs of this length (mm) at both anterior corners,
+        pointing anteriorly into the disc (a number for every level, or level -> mm). The
+        ground-truth corners stay at the body corners (REFERENCE.md §1: osteophytes
+        excluded).
     acquisition : int
         Another exposure of the same spine (new noise), for repeated images.
 
@@ -306,6 +312,13 @@ def make_spine(
     for lv, r in restore.items():
         if not 0.0 <= r <= 1.0:
             raise VcfMeasureError(f"{lv}: cement restoration fraction {r} must be in [0, 1]")
+    spurs = {
+        lv: float(v)
+        for lv, v in _per_level(osteophytes, level_list, "osteophytes", 3.0).items()
+    }
+    for lv, v in spurs.items():
+        if not 0.0 <= v <= 8.0:
+            raise VcfMeasureError(f"{lv}: osteophyte length {v} mm must be in [0, 8]")
     doubles = {}
     for lv, v in _per_level(double_contour, level_list, "double_contour", 1.5).items():
         sup, inf = (v, v) if np.isscalar(v) else v
@@ -342,8 +355,11 @@ def make_spine(
             "cement": r is not None,
             "restoration": r,
             "double_contour_mm": doubles.get(lv, (0.0, 0.0)),
+            "osteophyte_mm": 0.0,
         }
     bodies, _ = build_spine(chain, np.random.default_rng(s_geom), scale=scale, heights=shapes)
+    for lv, v in spurs.items():
+        truth[lv]["osteophyte_mm"] = v
 
     spacing = imager_spacing_mm / magnification
     geom = _image_geometry(bodies, level_list, facing, rotation_deg, spacing, posterior_elements)
@@ -367,15 +383,18 @@ def make_spine(
         cement=cement_rngs,
         diaphragm_y=_diaphragm_y(bodies),
         rib_levels=ribs_at,
+        osteophytes=spurs,
     )
     xy = np.stack([geom.to_pixels(b.landmarks_world()) for b in bodies if b.level in level_list])
     prov = Provenance("manual", tool=_TOOL, note=f"exact ground truth, seed {seed}")
     landmarks = Landmarks.from_array(
         xy, level_list, provenance=prov, image={"source": _TOOL, "seed": seed}
     )
+    # worded as vcfmeasure.load_image reports the DICOM file written by write_dicom
+    ips = f"{imager_spacing_mm:.6g}"
     source = (
-        f"magnification-corrected: (0018,1164) Imager Pixel Spacing {imager_spacing_mm:g} mm "
-        f"/ (0018,1114) Estimated Radiographic Magnification Factor {magnification:g}"
+        f"magnification-corrected: (0018,1164) Imager Pixel Spacing {ips}\\{ips} "
+        f"/ (0018,1114) Estimated Radiographic Magnification Factor {magnification:.6g}"
     )
     params = {
         "seed": seed,

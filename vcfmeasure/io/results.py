@@ -1,0 +1,170 @@
+"""Write result tables (measurements, grades, comparisons) to CSV, JSON or Parquet.
+
+Every file says its unit and where the spacing came from: as columns (``unit``,
+``spacing_row_mm``, ``spacing_col_mm``, ``spacing_source``) in CSV and Parquet, and in a
+small header in JSON (and in the Parquet schema metadata, key ``vcfmeasure``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from .._errors import FileFormatError, require
+from ._common import atomic_write, dump_json
+
+__all__ = ["RESULT_FORMATS", "write_results"]
+
+#: ``format=`` names and the suffixes that select them when ``format=None``.
+RESULT_FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv",),
+    "json": (".json",),
+    "parquet": (".parquet", ".pq"),
+}
+
+
+def _format(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in RESULT_FORMATS:
+            raise FileFormatError(
+                f"{path}: unknown results format {fmt!r}; use one of {', '.join(RESULT_FORMATS)}"
+            )
+        return fmt
+    for name, suffixes in RESULT_FORMATS.items():
+        if path.suffix.lower() in suffixes:
+            return name
+    raise FileFormatError(
+        f"{path}: cannot tell the results format from the suffix {path.suffix!r}; use .csv, "
+        ".json or .parquet, or pass format="
+    )
+
+
+def _table(obj: Any) -> tuple[Any, dict[str, Any]]:
+    """Return a DataFrame with unit and spacing columns, and the header describing it."""
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        df = obj.copy()
+    elif hasattr(obj, "to_dataframe"):
+        df = obj.to_dataframe()
+    elif isinstance(obj, (list, tuple)):
+        df = pd.DataFrame.from_records(list(obj))
+    else:
+        raise FileFormatError(
+            f"write_results needs a Morphometry, Grades, Restoration, DataFrame or list of "
+            f"records, got {type(obj).__name__}"
+        )
+    # a DataFrame's attributes are its columns: only result objects describe themselves
+    described = not isinstance(obj, (pd.DataFrame, list, tuple))
+    unit = getattr(obj, "unit", None) if described else None
+    spacing = getattr(obj, "spacing", None) if described else None
+    source = getattr(obj, "spacing_source", None) if described else None
+    n = len(df)
+    front = {}
+    if "unit" not in df and unit is not None:
+        front["unit"] = [unit] * n
+    if spacing is not None or source is not None:
+        row, col = spacing if spacing is not None else (math.nan, math.nan)
+        if "spacing_row_mm" not in df:
+            front["spacing_row_mm"] = [row] * n
+            front["spacing_col_mm"] = [col] * n
+        if "spacing_source" not in df:
+            front["spacing_source"] = [source or "unknown"] * n
+    if front:
+        at = 1 if "level" in df.columns else 0
+        for offset, (name, values) in enumerate(front.items()):
+            df.insert(at + offset, name, values)
+
+    from .. import __version__
+
+    header = {
+        "format": "vcfmeasure-results",
+        "version": 1,
+        "vcfmeasure_version": __version__,
+        "kind": type(obj).__name__ if described else "table",
+        "unit": _single(df, "unit", unit),
+        "spacing": list(spacing) if spacing is not None else None,
+        "spacing_source": _single(df, "spacing_source", source),
+    }
+    return df, header
+
+
+def _single(df: Any, column: str, given: Any) -> Any:
+    """``given``, else the one value of ``column`` when all rows agree, else None."""
+    if given is not None or column not in df:
+        return given
+    values = df[column].dropna().unique()
+    return _plain(values[0]) if len(values) == 1 else None
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_results(obj: Any, path: str | Path, *, format: str | None = None) -> Path:  # noqa: A002
+    """Write measurements, grades or a comparison to CSV, JSON or Parquet, atomically.
+
+    Parameters
+    ----------
+    obj : Morphometry, Grades, Restoration, pandas.DataFrame or list of dict
+        Anything with ``to_dataframe()``, a DataFrame, or records.
+    path : str or Path
+    format : {"csv", "json", "parquet"}, optional
+        From the suffix when ``None`` (``.csv``, ``.json``, ``.parquet``/``.pq``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Notes
+    -----
+    Columns ``unit``, ``spacing_row_mm``, ``spacing_col_mm`` and ``spacing_source`` are
+    added when the object knows them and the table lacks them. CSV leaves not-a-number
+    cells empty; JSON writes them as ``null`` under a header
+    ``{"format": "vcfmeasure-results", "version": 1, "vcfmeasure_version", "kind",
+    "unit", "spacing", "spacing_source", "records": [...]}``. Parquet needs the
+    ``parquet`` extra (pyarrow) and keeps the same header as schema metadata.
+
+    Raises
+    ------
+    FileFormatError
+        Unknown format or object.
+    MissingDependencyError
+        Parquet without pyarrow.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, json
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "heights.json"
+    >>> _ = write_results([{"level": "L1", "unit": "mm", "ha": 25.0}], out)
+    >>> doc = json.loads(out.read_text())
+    >>> doc["unit"], doc["records"][0]["ha"]
+    ('mm', 25.0)
+    """
+    path = Path(path)
+    fmt = _format(path, format)
+    df, header = _table(obj)
+    if fmt == "csv":
+        atomic_write(path, df.to_csv(index=False, lineterminator="\n"))
+    elif fmt == "json":
+        records = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
+        atomic_write(path, dump_json({**header, "records": records}))
+    else:
+        import io
+        import json
+
+        pa = require("pyarrow", extra="parquet", feature="Parquet export")
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = {**(table.schema.metadata or {}), b"vcfmeasure": json.dumps(header).encode()}
+        buffer = io.BytesIO()
+        pq.write_table(table.replace_schema_metadata(meta), buffer)
+        atomic_write(path, buffer.getvalue())
+    return path

@@ -1,0 +1,213 @@
+"""Pre/post comparison: two radiographs side by side, aligned per level, with the numbers."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .._errors import PlausibilityWarning, VcfMeasureError
+from ..landmarks import Landmarks
+from ._overlay import plot_landmarks
+from ._style import OKABE_ITO, fmt_number, short_source
+
+__all__ = ["plot_comparison", "aligned_window"]
+
+
+def aligned_window(
+    landmarks: Landmarks, levels: list[str], *, box_aspect: float, margin: float = 1.0
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits that put the first and last of ``levels`` at fixed heights of the axes.
+
+    The window runs from the centroid of the first level minus ``margin`` mean body
+    heights to the centroid of the last level plus the same, and is as wide as
+    ``height / box_aspect`` around the mean centroid, so two images shown with the same box
+    aspect have those levels at the same screen heights whatever their scale.
+
+    Returns
+    -------
+    xlim, ylim : tuple of float
+        ``ylim`` is (bottom, top) with y pointing down, as for an image.
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
+    >>> lm = vm.Landmarks({"L1": box, "L2": box + [0, 40]})
+    >>> aligned_window(lm, ["L1", "L2"], box_aspect=2.0)
+    ((-5.0, 45.0), (85.0, -15.0))
+    """
+    centroids = np.array([landmarks[lv].mean(axis=0) for lv in levels])
+    body = np.mean([np.ptp(landmarks[lv][:, 1]) for lv in levels])
+    top = centroids[0, 1] - margin * body
+    bottom = centroids[-1, 1] + margin * body
+    half_width = (bottom - top) / box_aspect / 2
+    cx = centroids[:, 0].mean()
+    return (float(cx - half_width), float(cx + half_width)), (float(bottom), float(top))
+
+
+#: A pre-operative height loss below this is treated as none: no "% restored" is shown, and
+#: the level is not annotated by default.
+MIN_LOSS = 0.05
+#: Levels are annotated by default when their largest pre-operative loss reaches this.
+ANNOTATE_LOSS = 0.15
+
+
+def _preop_loss(record: dict[str, Any]) -> float:
+    losses = [record[f"preop_loss_{x}"] for x in ("a", "m", "p")]
+    return max((v for v in losses if np.isfinite(v)), default=0.0)
+
+
+def _restoration_text(record: dict[str, Any]) -> str:
+    unit = record["unit"]
+    lines = [record["level"]]
+    for x in ("a", "m", "p"):
+        frac = record[f"restored_{x}"]
+        lost = record[f"preop_loss_{x}"]
+        restored = (f", {frac:.0%} of loss restored"
+                    if np.isfinite(frac) and lost >= MIN_LOSS else "")
+        lines.append(f"H{x} {fmt_number(record[f'delta_h{x}'], '+.1f')} {unit}{restored}")
+    for col, name in (("wedge_angle_correction", "wedge"),
+                      ("local_kyphosis_correction", "kyphosis")):
+        value = record[col]
+        if np.isfinite(value):
+            lines.append(f"{name} {fmt_number(value, '+.1f')} deg corrected")
+    return "\n".join(lines)
+
+
+def plot_comparison(
+    pre_image: Any,
+    pre_landmarks: Landmarks,
+    post_image: Any,
+    post_landmarks: Landmarks,
+    *,
+    restoration: Any = None,
+    levels: list[str] | None = None,
+    annotate: list[str] | None = None,
+    pre_grades: Any = None,
+    post_grades: Any = None,
+    figsize: tuple[float, float] = (11.0, 6.5),
+) -> Any:
+    """Pre- and post-operative radiographs side by side, aligned per level, with restoration.
+
+    Both images are cropped around the compared levels so that the first and last of them
+    sit at the same height in the two panels (see :func:`aligned_window`); a dotted line
+    joins each level's centroid across the panels. To the right of the post panel, with an
+    arrow to the level: the height change of Ha, Hm, Hp (in the restoration's unit) with
+    the fraction of the lost height regained, and the wedge and local kyphosis corrections
+    (deg, + = kyphosis reduced).
+
+    Parameters
+    ----------
+    pre_image, post_image : Radiograph or ndarray
+    pre_landmarks, post_landmarks : Landmarks
+    restoration : Restoration, optional
+        From :func:`vcfmeasure.compare`. Default: computed here from both landmark sets,
+        measured with each radiograph's spacing (plausibility warnings are kept in the
+        figure's footer instead of being raised).
+    levels : list of str, optional
+        Levels to align on; default every level in both landmark sets.
+    annotate : list of str, optional
+        Levels to write the restoration numbers beside; default the levels of
+        ``restoration`` that had lost at least 15 % of a height before the procedure
+        (against the restoration's reference), or all of them when none had.
+    pre_grades, post_grades : Grades, optional
+        Colour each panel's vertebrae by grade.
+    figsize : (float, float)
+        Inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes[0]`` pre, ``fig.axes[1]`` post; the per-level texts have gids
+        ``"vcfmeasure:restoration:<level>"``.
+
+    Raises
+    ------
+    VcfMeasureError
+        When no level is in both landmark sets.
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[10, 10], [30, 10], [50, 10], [50, 40], [30, 40], [10, 40]], float)
+    >>> low = box.copy(); low[2:4, 1] = [18, 32]
+    >>> pre = vm.Landmarks({"T12": box, "L1": low + [0, 36], "L2": box + [0, 72]})
+    >>> post = vm.Landmarks({"T12": box, "L1": box + [0, 36], "L2": box + [0, 72]})
+    >>> image = np.zeros((130, 70))
+    >>> fig = vm.plot.plot_comparison(image, pre, image, post)
+    >>> [t.get_text() for t in fig.axes[1].texts
+    ...  if t.get_gid() == "vcfmeasure:restoration:L1"][0].splitlines()[:2]
+    ['L1', 'Ha +16.0 px, 100% of loss restored']
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import ConnectionPatch
+
+    notes: list[str] = []
+    if restoration is None:
+        from ..morphometry import measure
+        from ..restoration import compare
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PlausibilityWarning)
+            restoration = compare(measure(pre_landmarks, spacing=_spacing(pre_image)),
+                                  measure(post_landmarks, spacing=_spacing(post_image)))
+        notes = [str(w.message) for w in caught if issubclass(w.category, PlausibilityWarning)]
+    else:
+        notes = list(getattr(restoration, "warnings_", []))
+    records = {r["level"]: r for r in restoration.to_records()}
+    if levels is None:
+        levels = list(pre_landmarks.levels)
+    levels = [lv for lv in levels if lv in pre_landmarks and lv in post_landmarks]
+    if annotate is None:
+        annotate = [lv for lv, r in records.items() if _preop_loss(r) >= ANNOTATE_LOSS]
+        annotate = annotate or list(records)
+    if not levels:
+        raise VcfMeasureError(
+            "plot_comparison: no level is in both landmark sets "
+            f"(pre: {', '.join(pre_landmarks.levels)}; post: {', '.join(post_landmarks.levels)})"
+        )
+    fig, (ax_pre, ax_post) = plt.subplots(1, 2, figsize=figsize, layout="constrained")
+    box_aspect = 1.3
+    for ax, image, lm, grades, name in ((ax_pre, pre_image, pre_landmarks, pre_grades, "pre"),
+                                        (ax_post, post_image, post_landmarks, post_grades,
+                                         "post")):
+        plot_landmarks(image, lm, ax=ax, grades=grades, legend=False, scale_bar=False,
+                       title=f"{name}-operative")
+        xlim, ylim = aligned_window(lm, levels, box_aspect=box_aspect)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.set_box_aspect(box_aspect)
+        ax.set_facecolor("black")
+    for lv in levels:
+        a = pre_landmarks[lv].mean(axis=0)
+        b = post_landmarks[lv].mean(axis=0)
+        link = ConnectionPatch(a, b, "data", "data", axesA=ax_pre, axesB=ax_post,
+                               color=OKABE_ITO["yellow"], lw=0.8, ls=":")
+        fig.add_artist(link)
+        if lv in records and lv in annotate:
+            from matplotlib.transforms import blended_transform_factory
+
+            walls = post_landmarks[lv][[[2, 3], [0, 5]]].mean(axis=1)
+            target = walls[int(np.argmax(walls[:, 0]))]
+            text = ax_post.annotate(
+                _restoration_text(records[lv]), xy=target, xytext=(1.04, b[1]),
+                textcoords=blended_transform_factory(ax_post.transAxes, ax_post.transData),
+                fontsize=7.5, va="center", ha="left", annotation_clip=False,
+                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": OKABE_ITO["orange"]},
+                arrowprops={"arrowstyle": "->", "color": OKABE_ITO["orange"], "lw": 1.2},
+            )
+            text.set_gid(f"vcfmeasure:restoration:{lv}")
+    fig.suptitle(f"Pre / post comparison, levels {levels[0]}-{levels[-1]} "
+                 f"(heights in {restoration.unit}; spacing: "
+                 f"{short_source(restoration.spacing_source)})",
+                 fontsize=10)
+    if notes:
+        fig.text(0.01, 0.005, "\n".join(f"warning: {n}" for n in notes), fontsize=6,
+                 color=OKABE_ITO["vermillion"], va="bottom", wrap=True)
+    return fig
+
+
+def _spacing(image: Any) -> Any:
+    return image if getattr(image, "spacing_source", None) is not None else None

@@ -172,6 +172,26 @@ def speed() -> None:
     _time(big, "L4", "same, widened to 2500 columns with soft tissue", spine.landmarks)
 
 
+def harness(n: int) -> None:
+    """Detection on the shared accuracy set (``benchmarks/_accuracy_lib.py``, seeds 100000+).
+
+    The anchor is the truth name of the lowest whole body; the harness matches levels by
+    name, so a misnamed vertebra counts as missed, and a flagged one as a grade
+    disagreement.
+    """
+    from benchmarks._accuracy_lib import evaluate, format_table, make_cases
+
+    def detection(case):
+        return detect_landmarks(case.spine.radiograph, levels=case.levels[-1])
+
+    cases = make_cases(n)
+    result = evaluate(detection, cases)
+    n_vert = sum(len(c.levels) for c in cases)
+    print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
+          f"one anchor level; {result.seconds_per_image:.2f} s per image")
+    print(format_table(result.table))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", type=int, default=60)
@@ -179,6 +199,8 @@ def main(argv=None) -> None:
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--no-refine", action="store_true", help="skip refine_landmarks")
+    ap.add_argument("--harness", type=int, default=0, metavar="N",
+                    help="also score N images of the shared accuracy set (benchmarks/accuracy.py)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     results = []
@@ -196,7 +218,10 @@ def main(argv=None) -> None:
             print(i, {k: v for k, v in kw.items() if k not in ("seed",)}, "->",
                   len(res["matched"]), "/", res["n_true"], "extra", res["extra"], bad)
         results.append(res)
-    summarise(results)
+    if results:
+        summarise(results)
+    if args.harness:
+        harness(args.harness)
     if args.speed:
         speed()
 

@@ -46,7 +46,9 @@ DEFAULT_SPACING_MM = 0.15
 #: A body with a point closer than this to the image border (mm) is cut: not reported.
 BORDER_MM = 1.0
 #: A refined point farther than this from the detector's (mm) keeps the detector's.
-AGREE_MM = 1.0
+AGREE_MM = 1.5
+#: Cores smaller than this fraction of the largest core are not bodies.
+MIN_AREA_FRACTION = 0.15
 #: Most bodies inferred in one gap of the chain.
 MAX_GAP = 2
 #: Confidence given to a body inferred from a gap between its neighbours.
@@ -169,6 +171,8 @@ def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     for k in range(1, len(bodies)):
         missing = min(int(round(d[k - 1] / pitch)) - 1, MAX_GAP)
         a, b = bodies[k - 1], bodies[k]
+        if min(a.confidence, b.confidence) < REVIEW_THRESHOLD:
+            missing = 0  # only between two trusted bodies
         for m in range(1, missing + 1):
             f = m / (missing + 1)
             shape = 0.5 * ((a.points - a.points.mean(0)) + (b.points - b.points.mean(0)))
@@ -400,7 +404,7 @@ def _refined(radiograph, pts, prov, spacing_mm, review_threshold):
     agrees with the detector within :data:`AGREE_MM`; otherwise it keeps the detector's
     position. The two locate edges differently (column-wise steepest change in an
     aligned patch versus polarity-tested profiles), so a larger disagreement marks an
-    ambiguous edge: the vertebra's confidence falls with it (halved near 1.6 mm).
+    ambiguous edge: the vertebra's confidence falls with it (halved near 2.1 mm).
     Returns the points and the updated provenance.
     """
     from dataclasses import replace
@@ -448,20 +452,27 @@ def _flag(p: Provenance, why: str) -> Provenance:
 
 
 def _on_spine(cands, spacing_mm):
-    """Drop candidates far off the chain of body centres (ribs, soft-tissue blobs)."""
+    """Drop candidates far off the chain of body centres (ribs, posterior elements).
+
+    First cores much smaller than the largest one (less than :data:`MIN_AREA_FRACTION`;
+    a grade-3 crushed T4 core keeps about a fifth of an L-level core), then, with three or
+    more left, cores off a robust line/quadratic through the centres.
+    """
+    if not cands:
+        return cands
+    area = np.array([k.area_mm2 for k in cands])
+    cands = [k for k, a in zip(cands, area, strict=True) if a >= MIN_AREA_FRACTION * area.max()]
     if len(cands) < 3:
         return cands
     c = np.array([k.centre for k in cands])
     area = np.array([k.area_mm2 for k in cands])
-    keep = area > 0.3 * np.median(area)
+    keep = np.ones(len(cands), bool)
     for _ in range(3):
-        if keep.sum() < 3:
-            break
         deg = 2 if keep.sum() >= 5 else 1
         coef = np.polyfit(c[keep, 1], c[keep, 0], deg)
         off_mm = np.abs(c[:, 0] - np.polyval(coef, c[:, 1])) * spacing_mm
         width = np.sqrt(np.median(area[keep]))  # mm, about a core's height
-        new_keep = (area > 0.3 * np.median(area[keep])) & (off_mm < 0.6 * width + 3.0)
+        new_keep = off_mm < 0.6 * width + 3.0
         if new_keep.sum() < 2 or (new_keep == keep).all():
             break
         keep = new_keep

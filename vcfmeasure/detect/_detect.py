@@ -45,6 +45,8 @@ REVIEW_THRESHOLD = 0.5
 DEFAULT_SPACING_MM = 0.15
 #: A body with a point closer than this to the image border (mm) is cut: not reported.
 BORDER_MM = 1.0
+#: Summed log-odds of the facing classifier below which every vertebra is flagged.
+FACING_MIN_LOG_ODDS = 3.0
 #: A refined point farther than this from the detector's (mm) keeps the detector's.
 AGREE_MM = 1.5
 #: Cores smaller than this fraction of the largest core are not bodies.
@@ -116,7 +118,7 @@ def _facing(image, cands, spacing_mm):
         e = c.axis_ap if c.axis_ap[0] >= 0 else -c.axis_ap
         prof = facing_profile(image, full_to_coarse(c.centre, spacing_mm), e)
         score += float(prof @ w + b)  # > 0: +e (pointing right) is anterior
-    return 1.0 if score >= 0 else -1.0
+    return (1.0 if score >= 0 else -1.0), score
 
 
 def _confidence(fit, prob, step_ref):
@@ -332,7 +334,7 @@ def detect_landmarks(
             f"{where}: no whole vertebral body found; is this a lateral spine radiograph "
             "with bone bright, and is the pixel spacing right?"
         )
-    facing = _facing(bright, whole, spacing_mm)
+    facing, facing_score = _facing(bright, whole, spacing_mm)
     frames = _frames(whole, facing)
     fits = []
     for c, (e, n) in zip(whole, frames, strict=True):
@@ -371,7 +373,13 @@ def detect_landmarks(
         raise ImageError(f"{where}: no plausible vertebral body outline found")
     names, guessed, bodies = _name_levels(bodies, levels, anchor, spacing_mm)
     prov = {}
+    unsure = abs(facing_score) < FACING_MIN_LOG_ODDS
     for name, b in zip(names, bodies, strict=True):
+        if unsure:
+            b.confidence = min(b.confidence, 0.25)
+            b.note = (b.note + "; " if b.note else "") + (
+                "film facing uncertain: anterior and posterior may be swapped"
+            )
         prov[name] = Provenance(
             "detected", tool=TOOL, version=VERSION, confidence=round(b.confidence, 4),
             point_confidence=tuple(round(p, 4) for p in b.point_confidence),
@@ -386,6 +394,7 @@ def detect_landmarks(
         "spacing": radiograph.spacing,
         "spacing_source": radiograph.spacing_source,
         "facing": "right" if facing > 0 else "left",
+        "facing_log_odds": round(abs(facing_score), 2),
     }
     if radiograph.path:
         image["path"] = radiograph.path

@@ -124,6 +124,8 @@ def summarise(results) -> None:
         base = np.mean([r["grade_true_pts"] == r["grade_drawn"] for r in gr])
         print(f"Genant grade agreement     {agree:7.1%} vs grading the exact points "
               f"(n={len(gr)});  vs drawn grade {drawn:.1%} (exact points: {base:.1%})")
+        strict = [r["grade_det"] == r["grade_true_pts"] and not r["flagged"] for r in m]
+        print(f"  counting flagged as disagreement: {np.mean(strict):.1%} (n={len(m)})")
     fl = [r for r in m if r["flagged"]]
     print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
     t = np.array([res["time_s"] for res in results])

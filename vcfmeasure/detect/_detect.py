@@ -190,38 +190,38 @@ def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     return out
 
 
-def _guess_levels(bodies: list[_Body], spacing_mm: float) -> list[str]:
-    """Name a run of bodies from their sizes and the thoracic/lumbar look of each.
+def _naming_cost(bodies: list[_Body], names: list[str], spacing_mm: float) -> float:
+    """How well ``names`` fit ``bodies`` (same length), from sizes and thoracic look.
 
-    Minimises, over the first level of the run, the squared log deviation of the body
-    sizes from typical sizes (:data:`_SIZE_MM`, an overall scale removed; SD ~ 5 %)
-    plus the negative log-likelihood of the thoracic classifier (ribs, lung).
+    The squared log deviation of the body sizes from typical sizes (:data:`_SIZE_MM`, an
+    overall scale removed; SD ~ 5 %) plus the negative log-likelihood of the thoracic
+    classifier (ribs, lung). Names outside T1-L5 cost nothing for size.
     """
-    real = [k for k, b in enumerate(bodies) if not b.inferred]
+    real = [k for k, b in enumerate(bodies) if not b.inferred and names[k] in _SIZE_MM]
+    if not real:
+        return 0.0
     sizes = np.array([_heights_mm(bodies[k].points, spacing_mm) for k in real])
+    ref = np.log(np.array([_SIZE_MM[names[k]] for k in real]))
     p_thor = np.clip([bodies[k].thoracic for k in real], 0.02, 0.98)
-    names = list(_SIZE_MM)
-    if len(bodies) > len(names):
-        raise ImageError(
-            f"{len(bodies)} bodies found, more than T1-L5: give levels= to name them"
-        )
-    ref = np.log(np.array([_SIZE_MM[n] for n in names]))
     # depth is robust to fractures; posterior height less so: weight depth more
     wts = np.array([0.35, 1.0])
+    diff = np.log(sizes) - ref
+    scale = np.median(diff, axis=0).mean()
+    cost = float((((diff - scale) ** 2) * wts).sum()) / (2 * 0.05**2)
+    cost += 0.5 * (scale / 0.1) ** 2
+    thor = np.array([names[k].startswith("T") for k in real])
+    return cost + float(-np.log(np.where(thor, p_thor, 1 - p_thor)).sum())
+
+
+def _guess_levels(bodies: list[_Body], spacing_mm: float) -> list[str]:
+    """Name a run of bodies: the T1-L5 run with the lowest :func:`_naming_cost`."""
+    names = list(_SIZE_MM)
     n = len(bodies)
-    best, best_start = np.inf, len(names) - n
-    for start in range(0, len(names) - n + 1):
-        idx = start + np.array(real)
-        diff = np.log(sizes) - ref[idx]
-        scale = np.median(diff, axis=0).mean()
-        size_cost = float((((diff - scale) ** 2) * wts).sum()) / (2 * 0.05**2)
-        size_cost += 0.5 * (scale / 0.1) ** 2
-        thor = np.array([names[i].startswith("T") for i in idx])
-        cls_cost = float(-np.log(np.where(thor, p_thor, 1 - p_thor)).sum())
-        cost = size_cost + cls_cost
-        if cost < best:
-            best, best_start = cost, start
-    return names[best_start : best_start + n]
+    if n > len(names):
+        raise ImageError(f"{n} bodies found, more than T1-L5: give levels= to name them")
+    runs = [names[s : s + n] for s in range(len(names) - n + 1)]
+    costs = [_naming_cost(bodies, run, spacing_mm) for run in runs]
+    return runs[int(np.argmin(costs))]
 
 
 def _name_levels(bodies, levels, anchor, spacing_mm):
@@ -250,10 +250,15 @@ def _name_levels(bodies, levels, anchor, spacing_mm):
     if len(names) == n:
         return names, False, bodies
     if len(names) < n:
-        # more bodies than named levels: keep the best-scoring contiguous run
+        # more bodies than named levels: keep the contiguous run of trusted bodies that
+        # the names fit best (sizes, thoracic look)
         k = len(names)
-        conf = np.array([b.confidence for b in bodies])
-        start = int(np.argmax([conf[s : s + k].sum() for s in range(n - k + 1)]))
+        cost = [
+            _naming_cost(bodies[s : s + k], names, spacing_mm)
+            + 10.0 * sum(b.confidence < REVIEW_THRESHOLD for b in bodies[s : s + k])
+            for s in range(n - k + 1)
+        ]
+        start = int(np.argmin(cost))
         return names, False, bodies[start : start + k]
     # fewer bodies than named levels: place them by size within the given run
     guess = _guess_levels(bodies, spacing_mm)

@@ -252,6 +252,8 @@ def test_write_png_round_trip(tmp_path):
         ({"levels": ["L1"], "deformities": {"L2": ("wedge", 0.3)}}, "L2"),
         ({"levels": ["L1"], "deformities": {"L1": ("wedge", 0.9)}}, "severity"),
         ({"levels": ["L1"], "facing": "up"}, "facing"),
+        ({"levels": ["L1"], "double_contour": {"L1": (1.0, 2.0, 3.0)}}, "double_contour"),
+        ({"levels": ["L1"], "osteophytes": 12.0}, "osteophyte"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, words):

@@ -1,26 +1,30 @@
 """Semi-automatic refinement: move approximate landmarks onto the body edges.
 
-Method (per vertebra; by default two wide passes, then one narrow pass around the result):
+Method (per vertebra; by default two wide passes, then one narrow pass around the result;
+``docs/refinement.md`` has the details and the benchmark):
 
-1. Each of the four sides of the body (superior endplate, anterior wall, inferior
-   endplate, posterior wall) is sampled by intensity profiles perpendicular to the side's
-   chord, across a window of ``+-search`` around the current outline.
-2. On each profile the edge is the steepest fall of brightness walking outwards whose
-   outer side is dark (disc or soft tissue). That test rejects the inner edge of cement
-   (its outer side is bright cortex), the far cortex of the neighbouring vertebra and
-   trabecular texture; the steepest-gradient point of a blurred step is unbiased, and it
-   is located to a fraction of a pixel by a parabola through the gradient peak.
+1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. Each of the four
+   sides of the body (superior endplate, anterior wall, inferior endplate, posterior wall)
+   is sampled by intensity profiles perpendicular to the side's chord, across a window of
+   ``+-search`` around the current outline.
+2. Edge candidates on a profile are local maxima of the outward fall of brightness whose
+   outer side falls to the darkest level just beyond (a disc, soft tissue) and whose inner
+   side stays bright (not the far cortex of the next body). Candidates far brighter than
+   the body's wall edges (cement) are not outlines; of the rest at least half as strong as
+   the strongest, the outermost one inside the neighbour's endplate is the edge, located to
+   a fraction of a pixel by a parabola through the gradient peak (the steepest point of a
+   symmetric blurred step is unbiased).
 3. Double endplate contours (two falls of about half the wall's edge strength, at a
    consistent separation) are replaced by the line midway between them (REFERENCE.md §1).
 4. Each side is fitted, robustly, by local weighted quadratics of the outward offset
    against the position along the chord: corners are the intersections of an endplate
-   fit and a wall fit (the body corner at the endplate cortex; the posterior elements and
-   anything beyond the wall lie outside the fitted range), middle points are where the
-   endplate fit crosses the perpendicular bisector of the refined corners, so a
-   depressed endplate lowers Hm.
-5. A point whose fit rests on too few edges, or that would move further than the search
-   radius, keeps its input position; its confidence is 0 and the vertebra is flagged
-   ``needs_review``.
+   fit and a wall fit (the body corner at the endplate cortex; an outward bulge next to the
+   corner, an osteophyte, is left out; the posterior elements and anything beyond the
+   wall lie outside the fitted range), middle points are where the endplate fit crosses
+   the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
+5. A point whose fit rests on too few or too faint edges, or that would move further than
+   the search radius, keeps its input position; its confidence is 0 and the vertebra is
+   flagged ``needs_review``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import math
 
 import numpy as np
 
+from .. import __version__
 from .._errors import LandmarkError, SpacingError
 from ..landmarks import Landmarks, Provenance
 from ..radiograph import Radiograph
@@ -332,11 +337,11 @@ def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0
 
 
 def _midway(sides, px_mm):
-    """Apply the midway rule to endplates that show a double contour."""
+    """Apply the midway rule to endplates that show a double contour; return ``sides``."""
     walls = np.concatenate([sides["ant"].amp, sides["post"].amp])
     walls = walls[np.isfinite(walls)]
     if walls.size < 4:
-        return
+        return sides
     ref = float(np.median(walls))
     for name in ("sup", "inf"):
         side = sides[name]
@@ -352,6 +357,7 @@ def _midway(sides, px_mm):
         strength = float(np.median(side.amp[ok]))
         if mad < 0.35 / px_mm and strength < 0.75 * ref:
             side.o = side.o - 0.5 * sep
+    return sides
 
 
 def _without_spur(side, t0, h, tol):
@@ -509,9 +515,10 @@ def refine_landmarks(
         Middle points may move further, by up to 0.15 of the median body height more,
         to reach a depressed (biconcave) endplate.
     passes : int
-        Refinement passes: all but the last search the full radius (each from the
-        previous result, so a corner far off is found in two steps); the last searches
-        within 2 mm of the previous result with denser profiles.
+        Refinement passes: all but the last are wide (the first searches the full
+        radius, each later one half the previous window, from the previous result, so a
+        corner far off is found in two steps); the last searches within 2 mm of the
+        previous result with denser profiles.
     min_confidence : float
         A point with a lower confidence (0-1) keeps its input position.
     double_contours : bool
@@ -559,36 +566,56 @@ def refine_landmarks(
     # a fractured endplate may sink well below the chord of its corners: the first pass
     # looks deeper on that side (0.15 of the median body height, ~4 mm)
     deepen = 0.15 * _body_height_px(xy0)
-    img, corner = _smoothed_crop(radiograph.pixels, xy0, 2 * search_px + deepen + 10,
+    # room for a point moved by the search radius plus a full profile window beyond it
+    img, corner = _smoothed_crop(radiograph.pixels, xy0, 3 * search_px + 1.5 * deepen + 20,
                                  max(0.1 / px_mm, 1.0))
     xy0 = xy0 - corner
     limit = np.full(6, search_px)
     limit[[SM, IM]] += deepen
     gap = max(0.5 / px_mm, 2.0)
     xy = xy0.copy()
-    conf = np.zeros(xy.shape[:2])
     passes = max(int(passes), 1)
-    for k in range(passes):
+
+    def one_pass(xy, k, which):
+        """Refine the vertebrae ``which`` from ``xy``: raw points and confidences."""
         fine = passes > 1 and k == passes - 1
-        half = min(search_px, 2.0 / px_mm) if fine else search_px
+        # each wide pass starts closer: the window halves
+        half = min(search_px, 2.0 / px_mm) if fine else search_px / (k + 1)
         n_end, n_wall = (48, 28) if fine else (24, 16)
         measured = _measure(
-            img, xy, half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
-            deepen=0.0 if fine else deepen,
+            img, xy[which], half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
+            deepen=deepen if k == 0 else 0.0,
         )
-        new = np.empty_like(xy)
-        for i, sides in enumerate(measured):
-            if double_contours:
-                _midway(sides, px_mm)
-            pts, c = _refine_one(sides, px_mm)
-            moved = np.hypot(*(pts - xy0[i]).T)
-            bad = ~np.isfinite(pts).all(axis=1) | (moved > limit)
-            if k == passes - 1:
-                bad |= c < min_confidence
-            pts[bad] = (xy if k < passes - 1 else xy0)[i][bad]
-            c[bad] = 0.0
-            new[i], conf[i] = pts, c
-        xy = new
+        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm)
+               for sides in measured]
+        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+    def accept(raw, c, which, fallback, final):
+        bad = ~np.isfinite(raw).all(axis=2) | (np.hypot(*np.moveaxis(raw - xy0[which], -1, 0))
+                                                > limit)
+        if final:
+            bad |= c < min_confidence
+        pts = np.where(bad[..., None], fallback[which], raw)
+        return pts, np.where(bad, 0.0, c), bad
+
+    every = np.arange(len(xy))
+    conf = np.zeros(xy.shape[:2])
+    for k in range(passes):
+        final = k == passes - 1
+        raw, c = one_pass(xy, k, every)
+        xy, conf, bad = accept(raw, c, every, xy0 if final else xy, final)
+    # a vertebra with a failed point gets one more narrow pass from its raw estimate,
+    # whose frames now sit closer to the body (only the failed points may change)
+    retry = np.flatnonzero(bad.any(axis=1)) if passes > 1 else np.zeros(0, int)
+    if retry.size:
+        start = np.where(np.isfinite(raw[retry]), raw[retry], xy[retry])
+        trial = xy.copy()
+        trial[retry] = start
+        raw2, c2 = one_pass(trial, passes - 1, retry)
+        pts2, conf2, bad2 = accept(raw2, c2, retry, xy0, True)
+        fix = bad[retry] & ~bad2
+        xy[retry] = np.where(fix[..., None], pts2, xy[retry])
+        conf[retry] = np.where(fix, conf2, conf[retry])
     return _record(landmarks, xy0 + corner, xy + corner, conf)
 
 
@@ -627,6 +654,7 @@ def _record(landmarks, xy0, xy, conf):
         provenance[level] = Provenance(
             "refined",
             tool=_TOOL,
+            version=__version__,
             confidence=float(conf[i].min()),
             point_confidence=tuple(float(c) for c in conf[i]),
             needs_review=review,

@@ -17,19 +17,19 @@ def synthetic_dataset(spine: Any):
     """Build a pydicom ``FileDataset`` for a :class:`~vcfmeasure.synthetic.SyntheticSpine`."""
     import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     params = spine.params
     seed = params["seed"]
     prefix = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
     entropy = [str(seed), str(params.get("acquisition", 0)), ",".join(spine.levels)]
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = DX_FOR_PRESENTATION
+    meta.MediaStorageSOPClassUID = UID(DX_FOR_PRESENTATION)
     meta.MediaStorageSOPInstanceUID = generate_uid(prefix, entropy + ["sop"])
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = DX_FOR_PRESENTATION
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = UID(DX_FOR_PRESENTATION)
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID = generate_uid(prefix, [str(seed), "study"])
     ds.SeriesInstanceUID = generate_uid(prefix, entropy + ["series"])

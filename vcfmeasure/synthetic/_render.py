@@ -125,15 +125,12 @@ def _convex_sdf(u: np.ndarray, w: np.ndarray, poly: np.ndarray) -> np.ndarray:
     nxt = np.roll(poly, -1, axis=0)
     area = 0.5 * np.sum(poly[:, 0] * nxt[:, 1] - nxt[:, 0] * poly[:, 1])
     sign = 1.0 if area > 0 else -1.0
-    d = None
+    sides = []
     for p, q in zip(poly, nxt, strict=True):
         edge = q - p
-        normal = sign * np.array([edge[1], -edge[0]]) / np.hypot(*edge)
-        di = (u - np.float32(p[0])) * np.float32(normal[0]) + (w - np.float32(p[1])) * np.float32(
-            normal[1]
-        )
-        d = di if d is None else np.maximum(d, di)
-    return d
+        nx, ny = (sign * np.array([edge[1], -edge[0]]) / np.hypot(*edge)).astype(np.float32)
+        sides.append((u - np.float32(p[0])) * nx + (w - np.float32(p[1])) * ny)
+    return np.maximum.reduce(sides)
 
 
 def _posterior_polygons(body: BodyGeometry, thoracic: bool) -> list[np.ndarray]:

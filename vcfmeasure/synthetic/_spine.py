@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
 from .._errors import VcfMeasureError
 from ..landmarks import Landmarks, Provenance
 from ..levels import LEVELS, level_index, normalize_level
@@ -151,7 +152,9 @@ def _per_level(value, levels, name, default):
     return dict.fromkeys(levels, value if value is not True else default)
 
 
-def _deformed_shape(kind: str, severity: float, body: BodyGeometry) -> tuple[float, ...]:
+def _deformed_shape(
+    kind: str, severity: float, body: BodyGeometry
+) -> tuple[float, float, float, float]:
     """``(hp, ha, sup_concavity, inf_concavity)`` with ``severity`` height loss."""
     hp, ha, cs, ci = body.hp, body.ha, body.sup_concavity, body.inf_concavity
     if kind == "wedge":
@@ -321,11 +324,19 @@ def make_spine(
             raise VcfMeasureError(f"{lv}: osteophyte length {v} mm must be in [0, 8]")
     doubles = {}
     for lv, v in _per_level(double_contour, level_list, "double_contour", 1.5).items():
-        sup, inf = (v, v) if np.isscalar(v) else v
+        try:
+            sup, inf = np.broadcast_to(np.asarray(v, dtype=float), (2,))
+        except ValueError:
+            raise VcfMeasureError(
+                f"{lv}: double_contour is a separation in mm or (superior_mm, inferior_mm); "
+                f"got {v!r}"
+            ) from None
         doubles[lv] = (float(sup), float(inf))
 
     seq = np.random.SeedSequence(seed)
-    s_geom, s_bg, s_tex, s_cement, s_noise, s_misc = seq.spawn(6)
+    # six children for stable streams; textures, cement and noise seed from (seed, kind,
+    # level) instead, so that a pre/post pair shares them level by level
+    s_geom, s_bg, _, _, _, s_misc = seq.spawn(6)
     misc = np.random.default_rng(s_misc)
     if scale is None:
         scale = float(np.clip(misc.normal(1.0, 0.05), 0.85, 1.15))
@@ -342,8 +353,8 @@ def make_spine(
         if lv not in level_list:
             continue
         kind, sev_before = defs.get(lv, ("normal", 0.0))
-        r = restore.get(lv)
-        sev = sev_before * (1.0 - r) if r is not None else sev_before
+        fraction = restore.get(lv)
+        sev = sev_before * (1.0 - fraction) if fraction is not None else sev_before
         if kind != "normal" and sev > 0:
             shapes[lv] = _deformed_shape(kind, sev, body)
         truth[lv] = {
@@ -352,8 +363,8 @@ def make_spine(
             "severity": sev,
             "grade": expected_grade(sev),
             "severity_before": sev_before,
-            "cement": r is not None,
-            "restoration": r,
+            "cement": fraction is not None,
+            "restoration": fraction,
             "double_contour_mm": doubles.get(lv, (0.0, 0.0)),
             "osteophyte_mm": 0.0,
         }
@@ -386,7 +397,9 @@ def make_spine(
         osteophytes=spurs,
     )
     xy = np.stack([geom.to_pixels(b.landmarks_world()) for b in bodies if b.level in level_list])
-    prov = Provenance("manual", tool=_TOOL, note=f"exact ground truth, seed {seed}")
+    prov = Provenance(
+        "manual", tool=_TOOL, version=__version__, note=f"exact ground truth, seed {seed}"
+    )
     landmarks = Landmarks.from_array(
         xy, level_list, provenance=prov, image={"source": _TOOL, "seed": seed}
     )

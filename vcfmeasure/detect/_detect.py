@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import __version__
 from .._errors import ImageError, LandmarkError, SpacingWarning, VcfMeasureError
 from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
@@ -37,7 +38,7 @@ from ._fit import fit_body
 __all__ = ["detect_landmarks", "REVIEW_THRESHOLD", "DEFAULT_SPACING_MM"]
 
 TOOL = "vcfmeasure.detect"
-VERSION = "0.1"
+VERSION = __version__
 #: Vertebrae whose confidence is below this are flagged ``needs_review``.
 REVIEW_THRESHOLD = 0.5
 #: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector

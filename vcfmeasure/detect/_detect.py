@@ -32,7 +32,7 @@ from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
 from ._bodies import find_candidates
-from ._features import facing_profile, full_to_coarse, load_facing
+from ._features import WORK_MM, coarse_to_full, facing_profile, full_to_coarse, load_facing
 from ._fit import fit_body
 
 __all__ = ["detect_landmarks", "REVIEW_THRESHOLD", "DEFAULT_SPACING_MM"]
@@ -137,7 +137,8 @@ def _confidence(fit, prob, step_ref):
     return conf, tuple(float(v) for v in point)
 
 
-def _plausible(points, level_hint=None) -> str | None:
+def _plausible(points) -> str | None:
+    """The validation message for an implausible single-body outline, else None."""
     try:
         validate_bodies(("L1",), points[None])
     except LandmarkError as err:
@@ -346,13 +347,9 @@ def detect_landmarks(
     for c, (e, n) in zip(whole, frames, strict=True):
         core = labels == c.label
         yy, xx = np.nonzero(core)
-        from ._features import coarse_to_full
-
         full = coarse_to_full(np.stack([xx, yy], 1), spacing_mm)
         rel = (full - c.centre) * spacing_mm
         uu, ww = rel @ e, rel @ n
-        from ._features import WORK_MM
-
         ext = (uu.min() - 0.5 * WORK_MM, uu.max() + 0.5 * WORK_MM,
                ww.min() - 0.5 * WORK_MM, ww.max() + 0.5 * WORK_MM)
         fits.append(fit_body(pixels, spacing_mm, c.centre, e, n, core, ext))

@@ -52,6 +52,10 @@ FACING_MIN_LOG_ODDS = 3.0
 AGREE_MM = 1.5
 #: Cores smaller than this fraction of the largest core are not bodies.
 MIN_AREA_FRACTION = 0.15
+#: Centre-to-centre step between adjacent bodies per body depth (T4: (19 + 3.8) / 27,
+#: L3: (27.5 + 6.3) / 40, L5: (27 + 6.5) / 42; heights and discs of the synthetic
+#: generator's LEVEL_TABLE).
+PITCH_PER_DEPTH = 0.83
 #: Most bodies inferred in one gap of the chain.
 MAX_GAP = 2
 #: Confidence given to a body inferred from a gap between its neighbours.
@@ -162,18 +166,22 @@ def _cut_by_border(points, shape, spacing_mm) -> bool:
 
 
 def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
-    """Insert interpolated, flagged bodies where a whole body is missing in the chain."""
+    """Insert interpolated, flagged bodies where a whole body is missing in the chain.
+
+    The expected centre-to-centre step between neighbours is :data:`PITCH_PER_DEPTH`
+    times their mean depth (body plus disc; depth, unlike height, survives fractures).
+    A step of at least ``1.7`` expected steps holds a missing body (``2.7``: two).
+    """
     if len(bodies) < 2:
         return bodies
     cent = np.array([b.points.mean(axis=0) for b in bodies])
-    hp = np.array([_heights_mm(b.points, spacing_mm)[0] for b in bodies])
-    pitch_est = 1.2 * np.median(hp) / spacing_mm  # body + disc, px
+    depth = np.array([_heights_mm(b.points, spacing_mm)[1] for b in bodies]) / spacing_mm
     d = np.hypot(*(np.diff(cent, axis=0)).T)
-    normal_steps = d[d < 1.5 * pitch_est]
-    pitch = float(np.median(normal_steps)) if normal_steps.size else pitch_est
+    expected = PITCH_PER_DEPTH * 0.5 * (depth[:-1] + depth[1:])
+    gaps = np.clip(np.floor(d / expected + 0.3).astype(int) - 1, 0, MAX_GAP)
     out = [bodies[0]]
     for k in range(1, len(bodies)):
-        missing = min(int(round(d[k - 1] / pitch)) - 1, MAX_GAP)
+        missing = int(gaps[k - 1])
         a, b = bodies[k - 1], bodies[k]
         if min(a.confidence, b.confidence) < REVIEW_THRESHOLD:
             missing = 0  # only between two trusted bodies

@@ -124,6 +124,8 @@ def summarise(results) -> None:
         base = np.mean([r["grade_true_pts"] == r["grade_drawn"] for r in gr])
         print(f"Genant grade agreement     {agree:7.1%} vs grading the exact points "
               f"(n={len(gr)});  vs drawn grade {drawn:.1%} (exact points: {base:.1%})")
+        strict = [r["grade_det"] == r["grade_true_pts"] and not r["flagged"] for r in m]
+        print(f"  counting flagged as disagreement: {np.mean(strict):.1%} (n={len(m)})")
     fl = [r for r in m if r["flagged"]]
     print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
     t = np.array([res["time_s"] for res in results])
@@ -132,26 +134,64 @@ def summarise(results) -> None:
           f"{np.median(t / mp):.2f} s per megapixel")
 
 
-def speed() -> None:
-    spine = make_spine(first="T10", last="L4", seed=424242, imager_spacing_mm=0.115,
-                       magnification=1.15)
-    px = spine.radiograph.pixels
-    big = np.pad(px, ((0, max(0, 3000 - px.shape[0])), (0, max(0, 2500 - px.shape[1]))),
-                 mode="edge")[:3000, :2500]
-    rg = Radiograph(big, spacing=spine.radiograph.spacing, spacing_source="user")
-    detect_landmarks(rg, levels="L4")  # warm-up (model load)
+def _time(rg, anchor, label, truth=None):
+    lm = detect_landmarks(rg, levels=anchor)  # warm-up (model load)
+    if truth is not None:
+        common = [lv for lv in lm.levels if lv in truth.levels]
+        err = np.concatenate([np.hypot(*(lm[lv] - truth[lv]).T) for lv in common])
+        print(f"  {label}: levels {lm.levels}; point error median "
+              f"{np.median(err) * rg.spacing[0]:.2f} mm, p90 "
+              f"{np.percentile(err, 90) * rg.spacing[0]:.2f} mm")
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        detect_landmarks(rg, levels="L4")
+        detect_landmarks(rg, levels=anchor)
         times.append(time.perf_counter() - t0)
     tracemalloc.start()
-    detect_landmarks(rg, levels="L4")
+    detect_landmarks(rg, levels=anchor)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"3000 x 2500 image at {rg.spacing[0]:.3f} mm: {min(times):.2f} s (best of 3), "
-          f"peak traced memory {peak / 2**20:.0f} MiB (image itself "
-          f"{big.nbytes / 2**20:.0f} MiB)")
+    rows, cols = rg.shape
+    print(f"{label}: {rows} x {cols} px at {rg.spacing[0]:.3f} mm, {len(lm)} bodies: "
+          f"{min(times):.2f} s (best of 3), {min(times) / (rows * cols / 1e6):.2f} s/Mpx, "
+          f"peak traced memory {peak / 2**20:.0f} MiB")
+
+
+def speed() -> None:
+    """Time one image on the current process (run under ``taskset -c 0`` for one core)."""
+    spine = make_spine(first="T5", last="L4", seed=424242, imager_spacing_mm=0.115,
+                       magnification=1.15)
+    rg = spine.radiograph
+    crop = Radiograph(rg.pixels[:3000], spacing=rg.spacing, spacing_source="user")
+    _time(crop, "L3", "natural T5-L4 field, cropped to 3000 rows (L4 cut)", spine.landmarks)
+    cols = rg.shape[1]
+    pad = max(0, 2500 - cols)
+    rng = np.random.default_rng(0)
+    edge = rg.pixels[:3000, -1:]
+    ramp = np.linspace(1.0, 0.6, pad)[None, :]
+    big = np.concatenate([rg.pixels[:3000], edge * ramp + rng.normal(0, 10, (3000, pad))], 1)
+    big = Radiograph(big.astype(np.float32), spacing=rg.spacing, spacing_source="user")
+    _time(big, "L3", "same, widened to 2500 columns with soft tissue", spine.landmarks)
+
+
+def harness(n: int) -> None:
+    """Detection on the shared accuracy set (``benchmarks/_accuracy_lib.py``, seeds 100000+).
+
+    The anchor is the truth name of the lowest whole body; the harness matches levels by
+    name, so a misnamed vertebra counts as missed, and a flagged one as a grade
+    disagreement.
+    """
+    from benchmarks._accuracy_lib import evaluate, format_table, make_cases
+
+    def detection(case):
+        return detect_landmarks(case.spine.radiograph, levels=case.levels[-1])
+
+    cases = make_cases(n)
+    result = evaluate(detection, cases)
+    n_vert = sum(len(c.levels) for c in cases)
+    print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
+          f"one anchor level; {result.seconds_per_image:.2f} s per image")
+    print(format_table(result.table))
 
 
 def main(argv=None) -> None:
@@ -161,6 +201,8 @@ def main(argv=None) -> None:
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--no-refine", action="store_true", help="skip refine_landmarks")
+    ap.add_argument("--harness", type=int, default=0, metavar="N",
+                    help="also score N images of the shared accuracy set (benchmarks/accuracy.py)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     results = []
@@ -178,7 +220,10 @@ def main(argv=None) -> None:
             print(i, {k: v for k, v in kw.items() if k not in ("seed",)}, "->",
                   len(res["matched"]), "/", res["n_true"], "extra", res["extra"], bad)
         results.append(res)
-    summarise(results)
+    if results:
+        summarise(results)
+    if args.harness:
+        harness(args.harness)
     if args.speed:
         speed()
 

@@ -39,7 +39,7 @@ def random_case(rng: np.random.Generator, *, n_levels=(3, 7), hard: bool = True)
         "blur_mm": float(rng.uniform(0.1, 0.4)),
         "ribs": bool(rng.random() < 0.9),
     }
-    defs, cement, double = {}, {}, {}
+    defs, cement, double, spurs = {}, {}, {}, {}
     for lv in levels:
         u = rng.random()
         if hard and u < 0.25:
@@ -48,11 +48,15 @@ def random_case(rng: np.random.Generator, *, n_levels=(3, 7), hard: bool = True)
             if rng.random() < 0.25:
                 cement[lv] = float(rng.uniform(0.0, 0.8))
         if hard and rng.random() < 0.1:
-            double[lv] = float(rng.uniform(0.5, 1.5))
+            double[lv] = float(rng.uniform(0.5, 2.5))
+        if hard and rng.random() < 0.1:
+            spurs[lv] = float(rng.uniform(1.0, 4.0))
     if defs:
         kw["deformities"] = defs
     if cement:
         kw["cement"] = cement
     if double:
         kw["double_contour"] = double
+    if spurs:
+        kw["osteophytes"] = spurs
     return kw

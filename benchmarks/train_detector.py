@@ -85,8 +85,8 @@ def labels(spine, shape) -> tuple[np.ndarray, np.ndarray]:
 def facing_samples(spine, image, rng):
     """Profiles through every body (both directions) with label 1 where +e is anterior."""
     sp_mm = spine.radiograph.spacing[0]
-    xs, ys = [], []
-    for pts in spine.landmarks.array:
+    xs, ys, tx, ty = [], [], [], []
+    for level, pts in zip(spine.landmarks.levels, spine.landmarks.array, strict=True):
         centre = full_to_coarse(pts.mean(axis=0), sp_mm)
         ap = 0.5 * ((pts[2] - pts[0]) + (pts[3] - pts[5]))
         ang = np.arctan2(ap[1], ap[0]) + np.radians(rng.normal(0, 5))
@@ -95,7 +95,9 @@ def facing_samples(spine, image, rng):
         for sgn in (1.0, -1.0):
             xs.append(facing_profile(image, centre, sgn * e))
             ys.append(1.0 if sgn > 0 else 0.0)
-    return xs, ys
+        tx.append(xs[-2])  # anterior towards +: thoracic (ribs, lung) or lumbar?
+        ty.append(1.0 if level.startswith("T") else 0.0)
+    return xs, ys, tx, ty
 
 
 def train_facing(x, y, steps: int = 3000, lr: float = 0.1, l2: float = 1e-3):
@@ -113,16 +115,18 @@ def train_facing(x, y, steps: int = 3000, lr: float = 0.1, l2: float = 1e-3):
 def make_dataset(n_images: int, seed: int, per_image: int = 12000):
     rng = np.random.default_rng(seed)
     xs, ys = [], []
-    fx, fy = [], []
+    fx, fy, tx, ty = [], [], [], []
     t0 = time.time()
     for k in range(n_images):
         kw = random_case(rng)
         spine = make_spine(**kw)
         rg = spine.radiograph
         feats, image = coarse_features(rg.pixels, rg.spacing[0], with_image=True)
-        a, b = facing_samples(spine, image, rng)
+        a, b, c, d = facing_samples(spine, image, rng)
         fx += a
         fy += b
+        tx += c
+        ty += d
         core, weight = labels(spine, feats.shape[:2])
         pos = np.flatnonzero(core.ravel() & (weight.ravel() > 0))
         neg = np.flatnonzero(~core.ravel() & (weight.ravel() > 0))
@@ -135,7 +139,8 @@ def make_dataset(n_images: int, seed: int, per_image: int = 12000):
         ys.append(core.ravel()[idx].astype(np.float32))
         if (k + 1) % 10 == 0:
             print(f"  {k + 1}/{n_images} images, {time.time() - t0:.0f} s", flush=True)
-    return np.concatenate(xs), np.concatenate(ys), np.array(fx), np.array(fy)
+    return (np.concatenate(xs), np.concatenate(ys), np.array(fx), np.array(fy), np.array(tx),
+            np.array(ty))
 
 
 def train(x, y, seed: int, epochs: int = 12, batch: int = 2048, lr: float = 3e-3):
@@ -187,11 +192,13 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(ROOT / "vcfmeasure/detect/models/body_mlp.npz"))
     args = ap.parse_args(argv)
     print(f"drawing {args.images} training images (seed {args.seed})")
-    x, y, fx, fy = make_dataset(args.images, args.seed)
+    x, y, fx, fy, tx, ty = make_dataset(args.images, args.seed)
     fw, fb, facc = train_facing(fx, fy)
     print(f"facing classifier: {len(fy)} profiles, training accuracy per body {facc:.4f}")
+    thw, thb, tacc = train_facing(tx, ty)
+    print(f"thoracic classifier: {len(ty)} profiles, training accuracy per body {tacc:.4f}")
     np.savez_compressed(Path(args.out).with_name("facing_lr.npz"), w=fw, b=np.float64(fb),
-                        seed=np.int64(args.seed))
+                        w_thoracic=thw, b_thoracic=np.float64(thb), seed=np.int64(args.seed))
     print(f"{len(x)} samples, {x.shape[1]} features, {y.mean():.2f} positive")
     scorer = train(x, y, args.seed, epochs=args.epochs)
     acc = ((scorer.logits(x) > 0) == (y > 0.5)).mean()

@@ -131,3 +131,21 @@ def test_missing_spacing_warns_and_assumes_a_default():
         lm = detect_landmarks(spine.radiograph.pixels, levels="L3")
     assert lm.image["spacing"] is None
     assert np.median(_errors_mm(lm, spine)) < 0.5
+
+
+def test_fewer_names_than_bodies_keeps_the_run_the_names_fit(upright):
+    # four whole bodies (T11-L2) but only three names: sizes and ribs/lung pick the run
+    lm = detect_landmarks(upright.radiograph, levels=["T12", "L1", "L2"])
+    assert lm.levels == ("T12", "L1", "L2")
+    truth = upright.landmarks
+    err = np.hypot(*(lm.array - truth.subset(lm.levels).array).reshape(-1, 2).T)
+    assert np.median(err) * upright.radiograph.spacing[0] < 0.5
+
+
+def test_whole_t4_l5_spine_without_invented_gaps():
+    # lumbar steps are much longer than thoracic ones: no body may be inferred in between
+    spine = make_spine(first="T4", last="L5", seed=5, imager_spacing_mm=0.3)
+    lm = detect_landmarks(spine.radiograph, levels="L5")
+    assert lm.levels == spine.levels
+    assert not any(p.needs_review for p in lm.provenance.values())
+    assert np.median(_errors_mm(lm, spine)) < 0.5

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ._features import WORK_MM, coarse_features, coarse_to_full, load_scorer
+from ._features import WORK_MM, RawFeatures, coarse_to_full, load_scorer
 
 __all__ = ["Candidate", "find_candidates"]
 
 #: Core probability threshold.
 P_CORE = 0.5
+#: Feature scales are taken within this distance of the first pass's body cores, mm.
+REGION_MM = 40.0
 #: Smallest core area kept, mm^2 (a grade-3 crushed T4 core is ~ 27 x 4 mm).
 MIN_AREA_MM2 = 40.0
 #: A core closer than this to the image border belongs to a cut (partial) body, mm.
@@ -45,8 +47,17 @@ def find_candidates(pixels: np.ndarray, spacing_mm: float):
     bright : ndarray
         The image on the coarse grid, smoothed by 2 mm.
     """
-    feats, bright = coarse_features(pixels, spacing_mm, with_image=True)
-    prob = load_scorer()(feats)
+    raw = RawFeatures(pixels, spacing_mm)
+    bright = raw.image
+    scorer = load_scorer()
+    prob = scorer(raw.normalised())
+    first = prob > P_CORE
+    if first.any():
+        # second pass: normalise over the neighbourhood of the spine only, so that wide
+        # fields of soft tissue or air do not change the feature scales
+        near = ndimage.distance_transform_edt(~first) * WORK_MM < REGION_MM
+        if near.mean() < 0.8:
+            prob = scorer(raw.normalised(near))
     mask = prob > P_CORE
     mask = ndimage.binary_opening(mask, structure=np.ones((3, 3), bool))
     labels, n = ndimage.label(mask)

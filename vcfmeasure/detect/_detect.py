@@ -26,23 +26,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import __version__
 from .._errors import ImageError, LandmarkError, SpacingWarning, VcfMeasureError
 from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
 from ._bodies import find_candidates
-from ._features import facing_profile, full_to_coarse, load_facing
+from ._features import WORK_MM, coarse_to_full, facing_profile, full_to_coarse, load_facing
 from ._fit import fit_body
 
 __all__ = ["detect_landmarks", "REVIEW_THRESHOLD", "DEFAULT_SPACING_MM"]
 
 TOOL = "vcfmeasure.detect"
-VERSION = "0.1"
+VERSION = __version__
 #: Vertebrae whose confidence is below this are flagged ``needs_review``.
 REVIEW_THRESHOLD = 0.5
 #: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector
 #: at the patient plane). Detection needs a physical scale; a warning says so.
 DEFAULT_SPACING_MM = 0.15
+#: A body with a point closer than this to the image border (mm) is cut: not reported.
+BORDER_MM = 1.0
+#: Summed log-odds of the facing classifier below which every vertebra is flagged.
+FACING_MIN_LOG_ODDS = 3.0
+#: A refined point farther than this from the detector's (mm) keeps the detector's.
+AGREE_MM = 1.5
+#: Cores smaller than this fraction of the largest core are not bodies.
+MIN_AREA_FRACTION = 0.15
+#: Centre-to-centre step between adjacent bodies per body depth (T4: (19 + 3.8) / 27,
+#: L3: (27.5 + 6.3) / 40, L5: (27 + 6.5) / 42; heights and discs of the synthetic
+#: generator's LEVEL_TABLE).
+PITCH_PER_DEPTH = 0.83
 #: Most bodies inferred in one gap of the chain.
 MAX_GAP = 2
 #: Confidence given to a body inferred from a gap between its neighbours.
@@ -66,6 +79,7 @@ class _Body:
     point_confidence: tuple[float, ...]
     note: str | None = None
     inferred: bool = False
+    thoracic: float = 0.5  # probability that the body is thoracic (ribs, lung anterior)
 
 
 def _spacing_of(radiograph: Radiograph) -> float:
@@ -109,7 +123,7 @@ def _facing(image, cands, spacing_mm):
         e = c.axis_ap if c.axis_ap[0] >= 0 else -c.axis_ap
         prof = facing_profile(image, full_to_coarse(c.centre, spacing_mm), e)
         score += float(prof @ w + b)  # > 0: +e (pointing right) is anterior
-    return 1.0 if score >= 0 else -1.0
+    return (1.0 if score >= 0 else -1.0), score
 
 
 def _confidence(fit, prob, step_ref):
@@ -127,7 +141,8 @@ def _confidence(fit, prob, step_ref):
     return conf, tuple(float(v) for v in point)
 
 
-def _plausible(points, level_hint=None) -> str | None:
+def _plausible(points) -> str | None:
+    """The validation message for an implausible single-body outline, else None."""
     try:
         validate_bodies(("L1",), points[None])
     except LandmarkError as err:
@@ -142,20 +157,34 @@ def _heights_mm(points, spacing_mm):
     return hp, depth
 
 
+def _cut_by_border(points, shape, spacing_mm) -> bool:
+    """True when a point lies within :data:`BORDER_MM` of the image border or outside."""
+    m = BORDER_MM / spacing_mm
+    rows, cols = shape
+    x, y = points[:, 0], points[:, 1]
+    return bool(((x < m) | (y < m) | (x > cols - 1 - m) | (y > rows - 1 - m)).any())
+
+
 def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
-    """Insert interpolated, flagged bodies where a whole body is missing in the chain."""
+    """Insert interpolated, flagged bodies where a whole body is missing in the chain.
+
+    The expected centre-to-centre step between neighbours is :data:`PITCH_PER_DEPTH`
+    times their mean depth (body plus disc; depth, unlike height, survives fractures).
+    A step of at least ``1.7`` expected steps holds a missing body (``2.7``: two).
+    """
     if len(bodies) < 2:
         return bodies
     cent = np.array([b.points.mean(axis=0) for b in bodies])
-    hp = np.array([_heights_mm(b.points, spacing_mm)[0] for b in bodies])
-    pitch_est = 1.2 * np.median(hp) / spacing_mm  # body + disc, px
+    depth = np.array([_heights_mm(b.points, spacing_mm)[1] for b in bodies]) / spacing_mm
     d = np.hypot(*(np.diff(cent, axis=0)).T)
-    normal_steps = d[d < 1.5 * pitch_est]
-    pitch = float(np.median(normal_steps)) if normal_steps.size else pitch_est
+    expected = PITCH_PER_DEPTH * 0.5 * (depth[:-1] + depth[1:])
+    gaps = np.clip(np.floor(d / expected + 0.3).astype(int) - 1, 0, MAX_GAP)
     out = [bodies[0]]
     for k in range(1, len(bodies)):
-        missing = min(int(round(d[k - 1] / pitch)) - 1, MAX_GAP)
+        missing = int(gaps[k - 1])
         a, b = bodies[k - 1], bodies[k]
+        if min(a.confidence, b.confidence) < REVIEW_THRESHOLD:
+            missing = 0  # only between two trusted bodies
         for m in range(1, missing + 1):
             f = m / (missing + 1)
             shape = 0.5 * ((a.points - a.points.mean(0)) + (b.points - b.points.mean(0)))
@@ -171,24 +200,38 @@ def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     return out
 
 
-def _guess_levels(bodies: list[_Body], spacing_mm: float) -> list[str]:
-    """Name a run of bodies from their sizes (least squares over start level and scale)."""
-    sizes = np.array([_heights_mm(b.points, spacing_mm) for b in bodies if not b.inferred])
-    real = [k for k, b in enumerate(bodies) if not b.inferred]
-    names = list(_SIZE_MM)
-    ref = np.log(np.array([_SIZE_MM[n] for n in names]))
+def _naming_cost(bodies: list[_Body], names: list[str], spacing_mm: float) -> float:
+    """How well ``names`` fit ``bodies`` (same length), from sizes and thoracic look.
+
+    The squared log deviation of the body sizes from typical sizes (:data:`_SIZE_MM`, an
+    overall scale removed; SD ~ 5 %) plus the negative log-likelihood of the thoracic
+    classifier (ribs, lung). Names outside T1-L5 cost nothing for size.
+    """
+    real = [k for k, b in enumerate(bodies) if not b.inferred and names[k] in _SIZE_MM]
+    if not real:
+        return 0.0
+    sizes = np.array([_heights_mm(bodies[k].points, spacing_mm) for k in real])
+    ref = np.log(np.array([_SIZE_MM[names[k]] for k in real]))
+    p_thor = np.clip([bodies[k].thoracic for k in real], 0.02, 0.98)
     # depth is robust to fractures; posterior height less so: weight depth more
     wts = np.array([0.35, 1.0])
+    diff = np.log(sizes) - ref
+    scale = np.median(diff, axis=0).mean()
+    cost = float((((diff - scale) ** 2) * wts).sum()) / (2 * 0.05**2)
+    cost += 0.5 * (scale / 0.1) ** 2
+    thor = np.array([names[k].startswith("T") for k in real])
+    return cost + float(-np.log(np.where(thor, p_thor, 1 - p_thor)).sum())
+
+
+def _guess_levels(bodies: list[_Body], spacing_mm: float) -> list[str]:
+    """Name a run of bodies: the T1-L5 run with the lowest :func:`_naming_cost`."""
+    names = list(_SIZE_MM)
     n = len(bodies)
-    best, best_start = np.inf, len(names) - n
-    for start in range(0, len(names) - n + 1):
-        r = ref[start + np.array(real)]
-        diff = np.log(sizes) - r
-        scale = np.median(diff, axis=0).mean()
-        cost = float((((diff - scale) ** 2) * wts).sum()) + 0.5 * abs(scale) ** 2
-        if cost < best:
-            best, best_start = cost, start
-    return names[best_start : best_start + n]
+    if n > len(names):
+        raise ImageError(f"{n} bodies found, more than T1-L5: give levels= to name them")
+    runs = [names[s : s + n] for s in range(len(names) - n + 1)]
+    costs = [_naming_cost(bodies, run, spacing_mm) for run in runs]
+    return runs[int(np.argmin(costs))]
 
 
 def _name_levels(bodies, levels, anchor, spacing_mm):
@@ -217,10 +260,15 @@ def _name_levels(bodies, levels, anchor, spacing_mm):
     if len(names) == n:
         return names, False, bodies
     if len(names) < n:
-        # more bodies than named levels: keep the best-scoring contiguous run
+        # more bodies than named levels: keep the contiguous run of trusted bodies that
+        # the names fit best (sizes, thoracic look)
         k = len(names)
-        conf = np.array([b.confidence for b in bodies])
-        start = int(np.argmax([conf[s : s + k].sum() for s in range(n - k + 1)]))
+        cost = [
+            _naming_cost(bodies[s : s + k], names, spacing_mm)
+            + 10.0 * sum(b.confidence < REVIEW_THRESHOLD for b in bodies[s : s + k])
+            for s in range(n - k + 1)
+        ]
+        start = int(np.argmin(cost))
         return names, False, bodies[start : start + k]
     # fewer bodies than named levels: place them by size within the given run
     guess = _guess_levels(bodies, spacing_mm)
@@ -301,23 +349,21 @@ def detect_landmarks(
             f"{where}: no whole vertebral body found; is this a lateral spine radiograph "
             "with bone bright, and is the pixel spacing right?"
         )
-    facing = _facing(bright, whole, spacing_mm)
+    facing, facing_score = _facing(bright, whole, spacing_mm)
     frames = _frames(whole, facing)
     fits = []
     for c, (e, n) in zip(whole, frames, strict=True):
         core = labels == c.label
         yy, xx = np.nonzero(core)
-        from ._features import coarse_to_full
-
         full = coarse_to_full(np.stack([xx, yy], 1), spacing_mm)
         rel = (full - c.centre) * spacing_mm
         uu, ww = rel @ e, rel @ n
-        from ._features import WORK_MM
-
         ext = (uu.min() - 0.5 * WORK_MM, uu.max() + 0.5 * WORK_MM,
                ww.min() - 0.5 * WORK_MM, ww.max() + 0.5 * WORK_MM)
         fits.append(fit_body(pixels, spacing_mm, c.centre, e, n, core, ext))
     step_ref = float(np.median([np.median(f.step) for f in fits]))
+    e_of = {c.label: e for c, (e, _) in zip(whole, frames, strict=True)}
+    w_thor, b_thor = load_facing("thoracic")
     bodies = []
     for c, f in zip(whole, fits, strict=True):
         conf, pconf = _confidence(f, c.prob, step_ref)
@@ -327,14 +373,24 @@ def detect_landmarks(
             pts = f.box
             conf, note = min(conf, 0.1), "sides not found; outline is the coarse box"
             pconf = (min(conf, 0.1),) * 6
-        bodies.append(_Body(pts, conf, pconf, note))
+        if _cut_by_border(pts, pixels.shape, spacing_mm):
+            continue  # a body cut by the image border is not reported
+        prof = facing_profile(bright, full_to_coarse(c.centre, spacing_mm), e_of[c.label])
+        p_thor = 1.0 / (1.0 + np.exp(-float(prof @ w_thor + b_thor)))
+        bodies.append(_Body(pts, conf, pconf, note, thoracic=p_thor))
     bodies = _fill_gaps(bodies, spacing_mm)
     bodies = [b for b in bodies if _plausible(b.points) is None]
     if not bodies:
         raise ImageError(f"{where}: no plausible vertebral body outline found")
     names, guessed, bodies = _name_levels(bodies, levels, anchor, spacing_mm)
     prov = {}
+    unsure = abs(facing_score) < FACING_MIN_LOG_ODDS
     for name, b in zip(names, bodies, strict=True):
+        if unsure:
+            b.confidence = min(b.confidence, 0.25)
+            b.note = (b.note + "; " if b.note else "") + (
+                "film facing uncertain: anterior and posterior may be swapped"
+            )
         prov[name] = Provenance(
             "detected", tool=TOOL, version=VERSION, confidence=round(b.confidence, 4),
             point_confidence=tuple(round(p, 4) for p in b.point_confidence),
@@ -343,12 +399,13 @@ def detect_landmarks(
         )
     pts = {name: b.points for name, b in zip(names, bodies, strict=True)}
     if refine:
-        pts = _refined(radiograph, pts, prov)
+        pts, prov = _refined(radiograph, pts, prov, spacing_mm, review_threshold)
     image = {
         "shape": tuple(radiograph.shape),
         "spacing": radiograph.spacing,
         "spacing_source": radiograph.spacing_source,
         "facing": "right" if facing > 0 else "left",
+        "facing_log_odds": round(abs(facing_score), 2),
     }
     if radiograph.path:
         image["path"] = radiograph.path
@@ -360,24 +417,52 @@ def detect_landmarks(
         return Landmarks(pts, provenance=prov, image=image, validate=False)
 
 
-def _refined(radiograph, pts, prov):
-    """Snap the detected points with ``refine_landmarks``; keep ours where it gives up."""
+def _refined(radiograph, pts, prov, spacing_mm, review_threshold):
+    """Snap the detected points with ``refine_landmarks``.
+
+    A point moves to the refined position where ``refine_landmarks`` is confident and
+    agrees with the detector within :data:`AGREE_MM`; otherwise it keeps the detector's
+    position. The two locate edges differently (column-wise steepest change in an
+    aligned patch versus polarity-tested profiles), so a larger disagreement marks an
+    ambiguous edge: the vertebra's confidence falls with it (halved near 2.1 mm).
+    Returns the points and the updated provenance.
+    """
+    from dataclasses import replace
+
     from ._refine import refine_landmarks
 
     todo = {k: v for k, v in pts.items() if not prov[k].needs_review}
     if not todo:
-        return pts
+        return pts, prov
     try:
         ref = refine_landmarks(radiograph, Landmarks(todo, validate=False))
     except VcfMeasureError:
-        return pts
-    out = dict(pts)
+        return pts, prov
+    out, new_prov = dict(pts), dict(prov)
     for lv in ref.levels:
         pc = np.asarray(ref.provenance[lv].point_confidence or (0.0,) * 6)
-        new = np.where(pc[:, None] > 0, ref[lv], pts[lv])
+        moved = np.hypot(*(ref[lv] - pts[lv]).T) * spacing_mm
+        finite = np.isfinite(ref[lv]).all(axis=1) & np.isfinite(moved)
+        take = finite & (pc > 0) & (moved < AGREE_MM)
+        new = np.where(take[:, None], ref[lv], pts[lv])
         if _plausible(new) is None:
             out[lv] = new
-    return out
+        dis = float(np.max(np.where(finite & (pc > 0), moved, 0.0)))
+        factor = float(np.exp(-0.5 * (max(dis - AGREE_MM, 0.0) / 0.5) ** 2))
+        if factor < 1.0:
+            p = prov[lv]
+            conf = p.confidence * factor
+            pcs = tuple(
+                round(c * (1.0 if m < AGREE_MM or not f else factor), 4)
+                for c, m, f in zip(p.point_confidence, moved, finite, strict=True)
+            )
+            note = f"edge ambiguous: two edge locators differ by {dis:.1f} mm"
+            new_prov[lv] = replace(
+                p, confidence=round(conf, 4), point_confidence=pcs,
+                needs_review=p.needs_review or conf < review_threshold,
+                note=(p.note + "; " if p.note else "") + note,
+            )
+    return out, new_prov
 
 
 def _flag(p: Provenance, why: str) -> Provenance:
@@ -387,20 +472,27 @@ def _flag(p: Provenance, why: str) -> Provenance:
 
 
 def _on_spine(cands, spacing_mm):
-    """Drop candidates far off the chain of body centres (ribs, soft-tissue blobs)."""
+    """Drop candidates far off the chain of body centres (ribs, posterior elements).
+
+    First cores much smaller than the largest one (less than :data:`MIN_AREA_FRACTION`;
+    a grade-3 crushed T4 core keeps about a fifth of an L-level core), then, with three or
+    more left, cores off a robust line/quadratic through the centres.
+    """
+    if not cands:
+        return cands
+    area = np.array([k.area_mm2 for k in cands])
+    cands = [k for k, a in zip(cands, area, strict=True) if a >= MIN_AREA_FRACTION * area.max()]
     if len(cands) < 3:
         return cands
     c = np.array([k.centre for k in cands])
     area = np.array([k.area_mm2 for k in cands])
-    keep = area > 0.3 * np.median(area)
+    keep = np.ones(len(cands), bool)
     for _ in range(3):
-        if keep.sum() < 3:
-            break
         deg = 2 if keep.sum() >= 5 else 1
         coef = np.polyfit(c[keep, 1], c[keep, 0], deg)
         off_mm = np.abs(c[:, 0] - np.polyval(coef, c[:, 1])) * spacing_mm
         width = np.sqrt(np.median(area[keep]))  # mm, about a core's height
-        new_keep = (area > 0.3 * np.median(area[keep])) & (off_mm < 0.6 * width + 3.0)
+        new_keep = off_mm < 0.6 * width + 3.0
         if new_keep.sum() < 2 or (new_keep == keep).all():
             break
         keep = new_keep

@@ -22,6 +22,7 @@ __all__ = [
     "TEXTURE_MM",
     "WORK_MM",
     "BodyScorer",
+    "RawFeatures",
     "block_reduce",
     "coarse_features",
     "facing_profile",
@@ -61,8 +62,60 @@ def _resample(img: np.ndarray, spacing_mm: float, target_mm: float) -> tuple[np.
     return red.astype(np.float32, copy=False), float(factor)
 
 
+class RawFeatures:
+    """Filter responses on the coarse grid before normalisation.
+
+    :meth:`normalised` divides the brightness-type responses by a robust scale of the
+    high-pass image and maps the texture energies through ``log1p`` of their ratio to a
+    robust texture scale, both scales taken over a region (default: the whole image).
+    """
+
+    def __init__(self, img: np.ndarray, spacing_mm: float):
+        tex_img, _ = _resample(img, spacing_mm, TEXTURE_MM)
+        g = lambda a, mm, ws: ndimage.gaussian_filter(a, mm / ws, mode="nearest")  # noqa: E731
+        dog = g(tex_img, 0.4, TEXTURE_MM) - g(tex_img, 1.2, TEXTURE_MM)
+        work, _ = _resample(img, spacing_mm, WORK_MM)
+        shape = work.shape
+        sq = dog * dog
+        ws = WORK_MM
+        base = g(work, 20.0, ws)
+        self.hp = work - base
+        lin = []
+        for mm in (0.75, 1.5, 3.0, 6.0, 10.0):
+            lin.append(g(work, mm, ws) - base)
+        for mm in (1.0, 2.0, 4.0):
+            gy = ndimage.gaussian_filter(work, mm / ws, order=(1, 0), mode="nearest")
+            gx = ndimage.gaussian_filter(work, mm / ws, order=(0, 1), mode="nearest")
+            lin.append(np.hypot(gx, gy) * (mm / ws))
+        for mm in (1.5, 3.0):
+            hyy = ndimage.gaussian_filter(work, mm / ws, order=(2, 0), mode="nearest")
+            hxx = ndimage.gaussian_filter(work, mm / ws, order=(0, 2), mode="nearest")
+            hxy = ndimage.gaussian_filter(work, mm / ws, order=(1, 1), mode="nearest")
+            tr, det = hxx + hyy, hxx * hyy - hxy * hxy
+            disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+            s2 = (mm / ws) ** 2
+            lin.append((tr / 2 + disc) * s2)
+            lin.append((tr / 2 - disc) * s2)
+        self.linear = np.stack(lin, axis=-1).astype(np.float32)
+        self.texture = np.stack(
+            [_fit(np.sqrt(g(sq, mm, TEXTURE_MM)), shape) for mm in (1.5, 4.0)], axis=-1
+        ).astype(np.float32)
+        self.image = g(work, 2.0, ws)
+        self.shape = shape
+
+    def normalised(self, region: np.ndarray | None = None) -> np.ndarray:
+        """Feature stack ``(rows, cols, F)``; scales from ``region`` (bool) if given."""
+        sel = (lambda a: a) if region is None else (lambda a: a[region])  # noqa: E731
+        scale = float(np.percentile(np.abs(sel(self.hp)), 95)) + 1e-6
+        tex_scale = float(np.percentile(sel(self.texture[..., 0]), 90)) + 1e-6
+        stack = np.concatenate(
+            [self.linear / scale, np.log1p(self.texture / tex_scale * 4.0)], axis=-1
+        )
+        return np.clip(stack, -20, 20).astype(np.float32, copy=False)
+
+
 def coarse_features(img: np.ndarray, spacing_mm: float, *, with_image: bool = False):
-    """Feature stack ``(rows, cols, F)`` on the :data:`WORK_MM` grid.
+    """Feature stack ``(rows, cols, F)`` on the :data:`WORK_MM` grid (whole-image scales).
 
     Parameters
     ----------
@@ -70,7 +123,6 @@ def coarse_features(img: np.ndarray, spacing_mm: float, *, with_image: bool = Fa
         Grey levels, bone bright.
     spacing_mm : float
         Pixel spacing of ``img``, mm.
-
     with_image : bool
         Also return the image on the coarse grid (smoothed by 2 mm).
 
@@ -80,43 +132,10 @@ def coarse_features(img: np.ndarray, spacing_mm: float, *, with_image: bool = Fa
         ``R' ~ R * spacing_mm / WORK_MM``. Pixel ``(i, j)`` of the coarse grid covers
         full-image pixel ``(i, j) * WORK_MM / spacing_mm`` (see :func:`coarse_to_full`).
     """
-    tex_img, _ = _resample(img, spacing_mm, TEXTURE_MM)
-    g = lambda a, mm, ws: ndimage.gaussian_filter(a, mm / ws, mode="nearest")  # noqa: E731
-    dog = g(tex_img, 0.4, TEXTURE_MM) - g(tex_img, 1.2, TEXTURE_MM)
-    work, _ = _resample(img, spacing_mm, WORK_MM)
-    shape = work.shape
-    sq = dog * dog
-    ws = WORK_MM
-    base = g(work, 20.0, ws)
-    hp = work - base
-    scale = float(np.percentile(np.abs(hp), 95)) + 1e-6
-    feats = []
-    for mm in (0.75, 1.5, 3.0, 6.0):
-        feats.append((g(work, mm, ws) - base) / scale)
-    feats.append((g(work, 10.0, ws) - base) / scale)
-    for mm in (1.0, 2.0, 4.0):
-        gy = ndimage.gaussian_filter(work, mm / ws, order=(1, 0), mode="nearest")
-        gx = ndimage.gaussian_filter(work, mm / ws, order=(0, 1), mode="nearest")
-        feats.append(np.hypot(gx, gy) * (mm / ws) / scale)
-    for mm in (1.5, 3.0):
-        hyy = ndimage.gaussian_filter(work, mm / ws, order=(2, 0), mode="nearest")
-        hxx = ndimage.gaussian_filter(work, mm / ws, order=(0, 2), mode="nearest")
-        hxy = ndimage.gaussian_filter(work, mm / ws, order=(1, 1), mode="nearest")
-        tr, det = hxx + hyy, hxx * hyy - hxy * hxy
-        disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
-        s2 = (mm / ws) ** 2 / scale
-        feats.append((tr / 2 + disc) * s2)
-        feats.append((tr / 2 - disc) * s2)
-    tex_scale = None
-    for mm in (1.5, 4.0):
-        en = np.sqrt(g(sq, mm, TEXTURE_MM))
-        en = _fit(en, shape)
-        if tex_scale is None:
-            tex_scale = float(np.percentile(en, 90)) + 1e-6
-        feats.append(np.log1p(en / tex_scale * 4.0))
-    stack = np.clip(np.stack(feats, axis=-1).astype(np.float32), -20, 20)
+    raw = RawFeatures(img, spacing_mm)
+    stack = raw.normalised()
     if with_image:
-        return stack, g(work, 2.0, ws)
+        return stack, raw.image
     return stack
 
 
@@ -200,8 +219,13 @@ def facing_profile(image: np.ndarray, centre: np.ndarray, e: np.ndarray) -> np.n
     return (prof - prof.mean()) / (prof.std() + 1e-6)
 
 
-@lru_cache(maxsize=1)
-def load_facing(path: str | None = None) -> tuple[np.ndarray, float]:
-    """Load the facing classifier: weights over the profile and a bias."""
-    with np.load(path or _FACING) as z:
-        return np.asarray(z["w"], float), float(z["b"])
+@lru_cache(maxsize=2)
+def load_facing(kind: str = "facing") -> tuple[np.ndarray, float]:
+    """Load a profile classifier: weights over the profile and a bias.
+
+    ``kind="facing"``: log-odds that ``+e`` is anterior. ``kind="thoracic"``: log-odds
+    that the body is thoracic, for a profile with anterior towards ``+e``.
+    """
+    suffix = "" if kind == "facing" else "_thoracic"
+    with np.load(_FACING) as z:
+        return np.asarray(z["w" + suffix], float), float(z["b" + suffix])

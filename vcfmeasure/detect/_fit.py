@@ -30,6 +30,9 @@ CORE_MM = 1.5
 SEARCH_MM = (3.0, 2.5)
 #: Farthest a fitted corner may lie outside the core's box (pushed out by CORE_MM), mm.
 MAX_SHIFT_MM = 5.0
+#: An edge is the outermost local peak at least this fraction of the strongest in its
+#: search window (0: the strongest).
+OUTER_FRACTION = 0.4
 #: Smoothing across / along the edge direction before differentiation, mm.
 SIGMA_ACROSS_MM, SIGMA_ALONG_MM = 0.5, 1.0
 
@@ -73,6 +76,18 @@ def _edges(deriv: np.ndarray, expected: np.ndarray, sign: float, h: float):
     masked = np.where(win, d, -np.inf)
     k = np.argmax(masked, axis=0)
     cols = np.arange(K)
+    if OUTER_FRACTION:
+        # the outermost strong peak: the body edge, not cement or a double contour's
+        # inner line behind it
+        peak = np.zeros_like(win)
+        peak[1:-1] = (d[1:-1] >= d[:-2]) & (d[1:-1] >= d[2:])
+        strong = peak & win & (masked >= OUTER_FRACTION * masked[k, cols][None, :])
+        has = strong.any(axis=0)
+        if sign > 0:  # outside is at lower rows
+            outer = np.argmax(strong, axis=0)
+        else:
+            outer = L - 1 - np.argmax(strong[::-1], axis=0)
+        k = np.where(has, outer, k)
     best = masked[k, cols]
     ok = valid_cols & np.isfinite(best) & (best > 0) & (k > 0) & (k < L - 1)
     kk = np.clip(k, 1, L - 2)

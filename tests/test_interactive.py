@@ -318,13 +318,6 @@ def test_snap_true_moves_sloppy_clicks_onto_the_edges():
     np.testing.assert_allclose(editor.model.points("L1"), clicks)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vcfmeasure.detect") is not None,
-                    reason="vcfmeasure.detect exists here")
-def test_snap_true_without_refine_landmarks_says_what_is_missing():
-    with pytest.raises(vm.VcfMeasureError, match="refine_landmarks"):
-        vm.place_landmarks(IMAGE, ["L1"], snap=True)
-
-
 def test_starting_from_landmarks_resumes_at_the_first_missing_level():
     detected = TRUTH.replace({"T12": TRUTH["T12"]}, provenance="detected").subset(["T12"])
     editor = vm.place_landmarks(IMAGE, "T12-L2", landmarks=detected)

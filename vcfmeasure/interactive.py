@@ -305,14 +305,8 @@ def _refiner(snap: bool | Callable[..., Landmarks]) -> Callable[..., Landmarks] 
 
 
 def _default_refiner() -> Callable[..., Landmarks]:
-    try:
-        from .detect import refine_landmarks
-    except ImportError:
-        raise VcfMeasureError(
-            "snap=True needs vcfmeasure.refine_landmarks (vcfmeasure.detect), which this "
-            "installation does not have; use snap=False or pass a function "
-            "(radiograph, landmarks) -> Landmarks"
-        ) from None
+    from .detect import refine_landmarks
+
     return refine_landmarks
 
 

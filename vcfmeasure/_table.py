@@ -30,6 +30,13 @@ class ResultTable:
 
     _columns: dict[str, Any]
 
+    def __getattr__(self, name: str) -> Any:
+        # columns read as attributes (``m.ha``); looked up only when nothing else matched
+        cols = self.__dict__.get("_columns", {})
+        if name in cols:
+            return np.asarray(cols[name])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _record_columns(self) -> dict[str, Any]:
         return self._columns
 

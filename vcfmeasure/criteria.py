@@ -144,12 +144,6 @@ class CriteriaResult(ResultTable):
         self._columns = {"level": list(self.levels), "criterion": [criterion] * len(self.levels),
                          **columns}
 
-    def __getattr__(self, name: str) -> Any:
-        cols = self.__dict__.get("_columns", {})
-        if name in cols:
-            return np.asarray(cols[name])
-        raise AttributeError(name)
-
 
 _RATIO_ATTR = {"wedge": "wedge_ratio", "biconcavity": "biconcavity_ratio", "crush": "crush_ratio"}
 

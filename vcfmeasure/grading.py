@@ -176,12 +176,6 @@ class Grades(ResultTable):
         self._arrays = arrays
         self._columns = arrays
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        arrays = self.__dict__.get("_arrays", {})
-        if name in arrays:
-            return arrays[name]
-        raise AttributeError(f"'Grades' object has no attribute {name!r}")
-
     def __repr__(self) -> str:
         counts = {g: int((self.grade == g).sum()) for g in (1, 2, 3)}
         return f"<Grades {len(self.levels)} levels, reference={self.reference!r}, fractures={counts}>"

@@ -183,12 +183,6 @@ class Morphometry(ResultTable):
         self._columns = columns
         self._regional: list[dict[str, Any]] | None = None
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        arrays = self.__dict__.get("_arrays", {})
-        if name in arrays:
-            return arrays[name]
-        raise AttributeError(f"'Morphometry' object has no attribute {name!r}")
-
     def __repr__(self) -> str:
         return (
             f"<Morphometry {len(self.levels)} levels, unit={self.unit}, "

@@ -43,12 +43,6 @@ class Restoration(ResultTable):
         self.warnings_ = warnings_
         self._columns = columns
 
-    def __getattr__(self, name: str) -> Any:
-        cols = self.__dict__.get("_columns", {})
-        if name in cols:
-            return np.asarray(cols[name])
-        raise AttributeError(f"'Restoration' object has no attribute {name!r}")
-
     def __repr__(self) -> str:
         return f"<Restoration {len(self.levels)} levels, unit={self.unit}>"
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import VcfMeasureError
+from .grading import REFERENCE_STRATEGIES
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
@@ -102,7 +103,7 @@ def _add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
                       help="mm per pixel for every image, overriding the files ('ROW,COL' "
                            "for anisotropic pixels)")
     meas.add_argument("--reference", default="radelement",
-                      choices=("radelement", "buckens", "adjacent_mean", "intravertebral"),
+                      choices=tuple(REFERENCE_STRATEGIES),
                       help="expected-height strategy for grading (default radelement)")
     out = p.add_argument_group("output")
     out.add_argument("--out", "-o", default=default_out, metavar="FILE",
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=_levels, metavar="LIST", help="with --detect: levels")
     p.add_argument("--spacing", type=_spacing, metavar="MM", help="mm per pixel")
     p.add_argument("--reference", default="radelement",
-                   choices=("radelement", "buckens", "adjacent_mean", "intravertebral"))
+                   choices=tuple(REFERENCE_STRATEGIES))
     p.add_argument("--out", "-o", metavar="FILE", help="also write every column to this CSV")
     p.set_defaults(func=_cmd_measure)
 

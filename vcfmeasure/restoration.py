@@ -51,14 +51,13 @@ def _reference(pre: Any, untreated_normal: np.ndarray, max_gap: int):
     """Reference heights (N, 3) from the nearest eligible neighbours in the pre image."""
     li = pre.level_index
     up, down = nearest_indices(li, untreated_normal, max_gap=max_gap)
+    # row n is a NaN sentinel that index -1 (no neighbour) reads
     h = np.stack([pre.ha, pre.hm, pre.hp], axis=1)
-    hu = np.where((up >= 0)[:, None], h[np.clip(up, 0, None)], np.nan)
-    hd = np.where((down >= 0)[:, None], h[np.clip(down, 0, None)], np.nan)
-    with np.errstate(invalid="ignore"):
-        n = np.isfinite(hu[:, :1]).astype(float) + np.isfinite(hd[:, :1])
-        ref = (np.nan_to_num(hu) + np.nan_to_num(hd)) / n
-    own = np.repeat(pre.hp[:, None], 3, axis=1)
-    ref = np.where(n > 0, ref, own)
+    h = np.vstack([h, np.full((1, 3), np.nan)])
+    hu, hd = h[up], h[down]
+    # mean of the neighbours present (fmax/fmin skip a NaN), else own Hp
+    ref = 0.5 * (np.fmax(hu, hd) + np.fmin(hu, hd))
+    ref = np.where(np.isnan(ref), pre.hp[:, None], ref)
     source = []
     for u, d in zip(up, down, strict=True):
         names = [pre.levels[j] for j in (u, d) if j >= 0]

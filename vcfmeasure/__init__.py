@@ -18,6 +18,7 @@ from typing import Any
 
 from ._errors import (
     DicomError,
+    DomainWarning,
     FileFormatError,
     ImageError,
     ImageWarning,
@@ -62,6 +63,7 @@ __all__ = [
     "LEVELS",
     "POINT_NAMES",
     "DicomError",
+    "DomainWarning",
     "FileFormatError",
     "ImageError",
     "ImageWarning",

@@ -1,4 +1,4 @@
-"""Genant SQ grading, hand-computed (REFERENCE.md section 2)."""
+"""Genant SQ grading, hand-computed (docs/reference.md section 2)."""
 
 import math
 

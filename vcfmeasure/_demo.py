@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["run_demo", "DEMO_CASES"]
 
 #: name -> (kind, make_spine / make_pre_post keyword arguments).
-# Severities lie well inside the Genant bands (REFERENCE.md section 2), so that the
+# Severities lie well inside the Genant bands (docs/reference.md section 2), so that the
 # grades read from the images can be compared with the drawn ones.
 DEMO_CASES: dict[str, dict[str, Any]] = {
     "spine": {"first": "T10", "last": "L3",

@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", epilog=_EPILOG,
                        help="pixel spacing and metadata of images (no pixel decoding)",
                        description="Summarise each image: format, size, pixel spacing and "
-                                   "where it came from (REFERENCE.md section 7), UIDs.")
+                                   "where it came from (docs/reference.md section 7), UIDs.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.set_defaults(func=_cmd_info)

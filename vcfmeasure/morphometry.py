@@ -150,7 +150,7 @@ class Morphometry(ResultTable):
         Unit of the heights (areas in unit²).
     spacing : (row_mm, col_mm) or None
     spacing_source : str
-        Where the spacing came from (REFERENCE.md section 7), ``"unknown"`` in pixels.
+        Where the spacing came from (docs/reference.md section 7), ``"unknown"`` in pixels.
     landmarks : Landmarks
         The points measured, in pixels.
     regional : list of dict
@@ -203,7 +203,7 @@ class Morphometry(ResultTable):
 
         References
         ----------
-        REFERENCE.md section 4, "Global".
+        docs/reference.md section 4, "Global".
         """
         if self._regional is None:
             out = []
@@ -301,7 +301,7 @@ def measure(
 
     References
     ----------
-    REFERENCE.md sections 1 (heights, ratios, area) and 4 (angles); Eastell et al.,
+    docs/reference.md sections 1 (heights, ratios, area) and 4 (angles); Eastell et al.,
     JBMR 1991;6:207-15 (ratios).
 
     Examples

@@ -12,7 +12,7 @@ from ._errors import ImageError, SpacingError
 
 __all__ = ["Radiograph", "resolve_spacing", "SPACING_SOURCES"]
 
-#: The words a ``spacing_source`` starts with (REFERENCE.md section 7), most trusted first.
+#: The words a ``spacing_source`` starts with (docs/reference.md section 7), most trusted first.
 SPACING_SOURCES: tuple[str, ...] = (
     "calibrated",
     "magnification-corrected",

@@ -91,7 +91,7 @@ def load_image(
         undone once; raster grey values (RGB(A) and palette to BT.709 luminance).
         ``spacing`` ``(row_mm, col_mm)`` or None; ``spacing_source`` starts with
         ``calibrated``, ``magnification-corrected``, ``detector``, ``film``, ``user``
-        or ``unknown`` and names the tags used (REFERENCE.md section 7). ``window`` is
+        or ``unknown`` and names the tags used (docs/reference.md section 7). ``window`` is
         the file's display window (center, width) in pixel units. ``metadata`` holds
         the header fields (see :func:`read_metadata`) plus ``frame``,
         ``modality_lut``, ``inverted`` and any ``warnings``.
@@ -115,7 +115,7 @@ def load_image(
 
     References
     ----------
-    DICOM PS3.3 section 10.7.1, C.8.11.4, C.11.1, C.11.6; REFERENCE.md section 7.
+    DICOM PS3.3 section 10.7.1, C.8.11.4, C.11.1, C.11.6; docs/reference.md section 7.
 
     Examples
     --------
@@ -293,7 +293,7 @@ def calibrate_spacing(
 
     References
     ----------
-    REFERENCE.md section 7 (a fiducial: an object of known size); DICOM PS3.3
+    docs/reference.md section 7 (a fiducial: an object of known size); DICOM PS3.3
     section 10.7.1.3 (Pixel Spacing Calibration Type FIDUCIAL).
 
     Examples

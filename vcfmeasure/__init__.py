@@ -50,6 +50,7 @@ _LAZY = {
     "read_landmarks": "vcfmeasure.io.landmark_files",
     "write_landmarks": "vcfmeasure.io.landmark_files",
     "read_landmarks_all": "vcfmeasure.io.landmark_files",
+    "results_table": "vcfmeasure.tables",
     "write_results": "vcfmeasure.io.results",
     "write_sr": "vcfmeasure.io.sr",
     "detect_landmarks": "vcfmeasure.detect",
@@ -57,7 +58,8 @@ _LAZY = {
     "plot_landmarks": "vcfmeasure.plot",
     "place_landmarks": "vcfmeasure.interactive",
 }
-_SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli"}
+_SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli",
+               "tables"}
 
 __all__ = [
     "LEVELS",
@@ -92,4 +94,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+    # the public names only: not the helpers this module imports (Any, importlib, ...)
+    return sorted(set(__all__) | _SUBMODULES | {"__version__"})

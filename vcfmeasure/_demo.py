@@ -130,9 +130,7 @@ def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:
             morph = vm.measure(landmarks, spacing=radiograph)
             grades = vm.grade(morph)
             morphs[name] = morph
-            frame = morph.to_dataframe()
-            g = grades.to_dataframe()
-            frame = frame.join(g[[c for c in g.columns if c not in frame.columns]])
+            frame = vm.results_table(morph, grades)
             frame.insert(0, "image", path.relative_to(out).as_posix())
             frame["landmark_source"] = source
             truth = [synth.truth.get(lv, {}) for lv in frame.level]

@@ -355,9 +355,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         opts = batch._Options(spacing=args.spacing, detect=args.detect,
                               levels=tuple(args.levels) if args.levels else None)
         morph = batch._measure_task(task, opts)[0]
-    grades = grade(morph, reference=args.reference).to_dataframe()
-    frame = morph.to_dataframe()
-    frame = frame.join(grades[[c for c in grades.columns if c not in frame.columns]])
+    from .tables import results_table
+
+    frame = results_table(morph, grade(morph, reference=args.reference))
     print(f"{path}: {len(frame)} vertebrae, unit {morph.unit}, spacing from "
           f"{morph.spacing_source}")
     _print_table(frame, _TABLE_COLUMNS)

@@ -223,12 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_format", metavar="FORMAT")
     p.add_argument("--image", metavar="NAME",
                    help="for a multi-image source: convert only this image")
+    p.add_argument("--map", dest="label_map", action="append", type=_label_map_item,
+                   metavar="LABEL=TARGET",
+                   help="labelme files with other labels: read shapes labelled LABEL as "
+                        "TARGET, a point ('p1=L1-sa') or one polygon per level, top of the "
+                        "image first ('c=C2,C3,C4'); repeat for more labels")
+    p.add_argument("--point-order", type=_point_order, metavar="LIST",
+                   help="with --map for polygons: the point name of each vertex in file "
+                        "order, '-' to skip one, e.g. 'sp,sa,ia,ip'")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("info", epilog=_EPILOG,
                        help="pixel spacing and metadata of images (no pixel decoding)",
                        description="Summarise each image: format, size, pixel spacing and "
-                                   "where it came from (REFERENCE.md section 7), UIDs.")
+                                   "where it came from (docs/reference.md section 7), UIDs.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.set_defaults(func=_cmd_info)
@@ -355,9 +363,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         opts = batch._Options(spacing=args.spacing, detect=args.detect,
                               levels=tuple(args.levels) if args.levels else None)
         morph = batch._measure_task(task, opts)[0]
-    grades = grade(morph, reference=args.reference).to_dataframe()
-    frame = morph.to_dataframe()
-    frame = frame.join(grades[[c for c in grades.columns if c not in frame.columns]])
+    from .tables import results_table
+
+    frame = results_table(morph, grade(morph, reference=args.reference))
     print(f"{path}: {len(frame)} vertebrae, unit {morph.unit}, spacing from "
           f"{morph.spacing_source}")
     _print_table(frame, _TABLE_COLUMNS)
@@ -392,14 +400,37 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _label_map_item(text: str) -> tuple[str, Any]:
+    label, sep, target = text.partition("=")
+    if not sep or not label or not target:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not LABEL=TARGET (e.g. 'c=C2,C3,C4' or 'p1=L1-sa')")
+    parts = [t.strip() for t in target.split(",")]
+    return label, parts[0] if len(parts) == 1 else parts
+
+
+def _point_order(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",")]
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .io.landmark_files import read_landmarks, read_landmarks_all, write_landmarks
 
+    if args.point_order and not args.label_map:
+        raise _UsageError("--point-order goes with --map (which labels are polygons)")
+    options: dict[str, Any] = {"format": args.from_format}
+    if args.label_map:
+        options.update(label_map=dict(args.label_map), point_order=args.point_order)
     if args.image:
-        data: Any = read_landmarks(args.source, format=args.from_format, image=args.image)
+        data: Any = read_landmarks(args.source, image=args.image, **options)
     else:
-        every = read_landmarks_all(args.source, format=args.from_format)
+        every = read_landmarks_all(args.source, **options)
         data = next(iter(every.values())) if len(every) == 1 else every
+    empty = [data] if not isinstance(data, dict) else list(data.values())
+    if not any(len(lm) for lm in empty):
+        _err(f"{args.source}: no vertebra with six points in the file; nothing written to "
+             f"{args.dest} (see --map and --point-order for labelme files labelled another way)")
+        return EXIT_FAILED
     write_landmarks(data, args.dest, format=args.to_format)
     n = 1 if not isinstance(data, dict) else len(data)
     print(f"{args.source} -> {args.dest} ({n} image{'s' if n != 1 else ''})")

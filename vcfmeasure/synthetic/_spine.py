@@ -19,10 +19,10 @@ from ._render import Appearance, ImageGeometry, render
 
 __all__ = ["SyntheticSpine", "make_spine", "make_pre_post", "DEFORMITY_TYPES", "expected_grade"]
 
-#: Deformity types a vertebra can be given (Genant morphological types, REFERENCE.md §2).
+#: Deformity types a vertebra can be given (Genant morphological types, docs/reference.md §2).
 DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
 
-#: Genant bands on the height reduction [D] (REFERENCE.md section 2).
+#: Genant bands on the height reduction [D] (docs/reference.md section 2).
 _GRADE_CUTS = (0.20, 0.25, 0.40)
 
 _SUPPORTED = tuple(LEVEL_TABLE)
@@ -32,7 +32,7 @@ _TOOL = "vcfmeasure.synthetic"
 def expected_grade(reduction: float) -> int:
     """Genant grade of a height reduction with vcfmeasure's half-open bands.
 
-    ``[0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, 1) -> 3`` (REFERENCE.md
+    ``[0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, 1) -> 3`` (docs/reference.md
     section 2, the [D] bands).
 
     Examples
@@ -60,7 +60,7 @@ class SyntheticSpine:
         Level -> ``{"deformity", "severity", "grade", "cement", "restoration",
         "severity_before", "double_contour_mm"}``: what was drawn. ``severity`` is the
         fractional height reduction of the affected height(s) against the expected normal
-        height (RadElement reference, REFERENCE.md §2); ``grade`` its Genant band.
+        height (RadElement reference, docs/reference.md §2); ``grade`` its Genant band.
     params : dict
         The settings that made the image (seed, facing, rotation, spacing, ...).
     """
@@ -98,7 +98,7 @@ class SyntheticSpine:
 
         Stores (0018,1164) Imager Pixel Spacing, (0018,1114) Estimated Radiographic
         Magnification Factor, (0018,1110) Distance Source to Detector and (0018,1111)
-        Distance Source to Patient, so that a reader following REFERENCE.md §7 recovers
+        Distance Source to Patient, so that a reader following docs/reference.md §7 recovers
         the patient-plane spacing of :attr:`radiograph`. (0020,0020) Patient Orientation
         says where anterior is (``A\F`` facing right, ``P\F`` facing left).
 
@@ -164,7 +164,7 @@ def _deformed_shape(
     if kind == "wedge":
         return hp, (1.0 - severity) * max(ha, hp), cs, ci
     if kind == "crush":
-        # the posterior height leads, so that the type reads as crush (REFERENCE.md §2)
+        # the posterior height leads, so that the type reads as crush (docs/reference.md §2)
         f, g = 1.0 - severity, 1.0 - 0.85 * severity
         return f * hp, g * ha, g * cs, g * ci
     # biconcave: both endplates sink centrally until Hm = (1 - s) * Hp
@@ -258,7 +258,7 @@ def make_spine(
         Level -> ``(type, severity)``, type ``"wedge"`` (anterior loss), ``"biconcave"``
         (central endplate depression) or ``"crush"`` (whole body), severity the
         fractional height loss (0-0.7) against the expected normal height: own Hp for
-        the anterior and middle heights, the drawn normal Hp for crush (REFERENCE.md §2).
+        the anterior and middle heights, the drawn normal Hp for crush (docs/reference.md §2).
     cement : dict, optional
         Level -> fraction of the lost height restored (0-1): the vertebra is shown after
         vertebroplasty/kyphoplasty, with a very bright irregular cement mass inside the
@@ -272,13 +272,13 @@ def make_spine(
     double_contour : float or dict, optional
         Endplates drawn as two contours separated by this many mm (a number for every
         level, or level -> mm, or level -> ``(superior_mm, inferior_mm)``). The ground
-        truth lies midway between the two contours (REFERENCE.md §1).
+        truth lies midway between the two contours (docs/reference.md §1).
     ribs, posterior_elements : bool
         Draw ribs (thoracic levels) and pedicles, facets and spinous processes.
     osteophytes : float or dict, optional
         Anterior osteophytes: spurs of this length (mm) at both anterior corners,
         pointing anteriorly into the disc (a number for every level, or level -> mm). The
-        ground-truth corners stay at the body corners (REFERENCE.md §1: osteophytes
+        ground-truth corners stay at the body corners (docs/reference.md §1: osteophytes
         excluded).
     acquisition : int
         Another exposure of the same spine (new noise), for repeated images.
@@ -507,7 +507,7 @@ def make_pre_post(
     -------
     pre, post : SyntheticSpine
         ``post.truth[level]["restoration"]`` is the fraction drawn; heights follow
-        ``H_post = H_pre + fraction * (H_expected - H_pre)`` (REFERENCE.md §5).
+        ``H_post = H_pre + fraction * (H_expected - H_pre)`` (docs/reference.md §5).
 
     Examples
     --------

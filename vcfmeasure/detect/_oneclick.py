@@ -4,10 +4,10 @@ The reader clicks once anywhere inside the central half of each vertebral body a
 its level (as SpineAnalyzer-style tools do). For each click the body outline is found by
 strip profiles, with no coarse search of the image (``docs/refinement.md``):
 
-1. A local frame: the spine axis from the neighbouring clicks (vertical for a lone
-   click), the anterior direction from ``facing`` (or guessed: the posterior elements
-   beyond the posterior wall are brighter than the soft tissue or lung beyond the
-   anterior wall).
+1. A local frame: the spine axis from the chain of clicks (vertical for a lone click).
+   The facing is ``facing`` or guessed once the bodies are found: beyond the posterior
+   wall the pedicles and posterior elements are brighter, against the body, than the
+   soft tissue, bowel or lung beyond the anterior wall (votes summed over the bodies).
 2. Superior and inferior endplates along a central strip (the median of parallel
    profiles, so a rib crossing part of the strip does not move the edge), then both walls
    across the middle of the body, then each endplate again near each wall and each wall
@@ -233,27 +233,22 @@ def _locate(img, frame, h, gap, sigma, max_bright=np.inf):
     return got if again is None else again
 
 
-def _guess_facing(img, centres, h_px, gap, sigma):
-    """+1 when anterior is +x: beyond the posterior wall the posterior elements are brighter."""
-    votes = 0.0
-    for c, n in centres:
-        frame = _Frame(c, n, +1.0)
-        side = []
-        for direction in (-1.0, +1.0):
-            s, prof = _strip(img, c, direction * frame.e, frame.n, 2.2 * _DEPTH_PER_HEIGHT
-                             * h_px, 0.25 * h_px, max(1.0, h_px / 100), sigma)
-            got = _edge(s, prof, 0.15 * h_px, 1.1 * _DEPTH_PER_HEIGHT * h_px, gap)
-            if got is None:
-                side.append(np.nan)
-                continue
-            beyond = (s > got[0] + 2 * gap) & (s < got[0] + 0.6 * h_px)
-            inside = s < got[0] - gap
-            level = np.median(prof[beyond]) if beyond.any() else np.nan
-            ref = np.median(prof[inside]) if inside.any() else np.nan
-            side.append((level - np.min(prof)) / max(ref - np.min(prof), 1e-6))
-        if np.isfinite(side).all():
-            votes += side[0] - side[1]  # > 0: -e (left in this frame) is posterior
-    return 1.0 if votes >= 0 else -1.0
+def _facing_vote(img, pts, h_px, sigma):
+    """> 0 when the found body's ``-e`` wall (points 0, 5) is the posterior one.
+
+    Beyond the posterior wall lie the pedicles and posterior elements, brighter (against
+    the body's own brightness) than the soft tissue, bowel or lung beyond the anterior.
+    """
+    frame = _reframe(pts, +1.0)
+    vals = []
+    for wall, direction in (((0, 5), -1.0), ((2, 3), +1.0)):
+        mid = pts[list(wall)].mean(axis=0)
+        s, out = _strip(img, mid, direction * frame.e, frame.n, 0.7 * h_px, 0.3 * h_px,
+                        max(1.0, h_px / 100), sigma)
+        s_in, inside = _strip(img, mid, -direction * frame.e, frame.n, 0.3 * h_px,
+                              0.3 * h_px, max(1.0, h_px / 100), sigma)
+        vals.append(np.median(out[s > 0.1 * h_px]) - np.median(inside[s_in > 0.05 * h_px]))
+    return float(vals[0] - vals[1])
 
 
 def _axes(xy, levels):
@@ -370,13 +365,15 @@ def landmarks_from_centres(
     local = xy - corner
     axes = _axes(local, levels)
     with np.errstate(all="ignore"):
+        # bodies are found in frames facing right; a left-facing film relabels them
+        frames = [_Frame(c, n, +1.0) for c, n in zip(local, axes, strict=True)]
+        first = [_locate(img, f, float(h), gap, sigma) for f, h in zip(frames, h_px, strict=True)]
         if facing is None:
-            sign = _guess_facing(img, list(zip(local, axes, strict=True)), float(np.median(h_px)),
-                                 gap, sigma)
+            votes = [_facing_vote(img, g[0], float(h), sigma)
+                     for g, h in zip(first, h_px, strict=True) if g is not None]
+            sign = -1.0 if sum(v for v in votes if np.isfinite(v)) < 0 else 1.0
         else:
             sign = 1.0 if facing == "right" else -1.0
-        frames = [_Frame(c, n, sign) for c, n in zip(local, axes, strict=True)]
-        first = [_locate(img, f, float(h), gap, sigma) for f, h in zip(frames, h_px, strict=True)]
         # bone edges are much alike along one spine; an edge far brighter inside than
         # that (cement) is not the outline: locate again without such edges
         amps = [g[1] for g in first if g is not None]
@@ -384,15 +381,16 @@ def landmarks_from_centres(
         limit = 2.0 * ref
         found: dict[str, np.ndarray] = {}
         failed: list[str] = []
+        order = [2, 1, 0, 5, 4, 3] if sign < 0 else list(range(6))
         for lv, f, h, g in zip(levels, frames, h_px, first, strict=True):
             again = len(amps) >= 2 and (g is None or g[1] > 1.3 * ref)
             got = _locate(img, f, float(h), gap, sigma, limit) if again else g
-            pts = None if got is None else got[0] + corner
+            pts = None if got is None else got[0][order] + corner
             if pts is not None and _valid(lv, pts):
                 found[lv] = pts
             else:
                 failed.append(lv)
-                found[lv] = _typical_box(f, float(h)) + corner
+                found[lv] = _typical_box(f, float(h))[order] + corner
     prov = {}
     if refine:
         ok = [lv for lv in levels if lv not in failed]

@@ -831,10 +831,11 @@ class ReaderAgreement:
     def bland_altman(self, measure: str, a: str | None = None, b: str | None = None,
                      *, unit: str | None = None) -> BlandAltman:
         """Bland-Altman statistics of ``measure`` between readers ``a`` and ``b``."""
-        x, y = self._pair_values(measure, a or self.readers[0], b or self.readers[1], unit)
+        x, y = self.pair_values(measure, a or self.readers[0], b or self.readers[1], unit)
         return bland_altman(x, y)
 
-    def _pair_values(self, measure: str, a: str, b: str, unit: str | None):
+    def pair_values(self, measure: str, a: str, b: str, unit: str | None = None):
+        """Paired values of ``measure`` of readers ``a`` and ``b`` (heights: of one unit only)."""
         w = self.wide(measure)
         if measure in _HEIGHTS:
             units = self.wide("unit")[a]

@@ -55,8 +55,9 @@ _LAZY = {
     "refine_landmarks": "vcfmeasure.detect",
     "plot_landmarks": "vcfmeasure.plot",
     "place_landmarks": "vcfmeasure.interactive",
+    "measure_cement": "vcfmeasure.cement",
 }
-_SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli"}
+_SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli", "cement"}
 
 __all__ = [
     "LEVELS",

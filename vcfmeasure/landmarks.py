@@ -36,6 +36,10 @@ class Provenance:
     needs_review : bool
         Flagged for a human before grading (low confidence, unreadable).
     note : str, optional
+    procedure : str, optional
+        What was done to the vertebra (``"vertebroplasty"``, ``"kyphoplasty"``,
+        ``"implant"`` or free text); read by :func:`vcfmeasure.cement.measure_cement`
+        and kept by the JSON format.
 
     Examples
     --------
@@ -51,6 +55,7 @@ class Provenance:
     level_guessed: bool = False
     needs_review: bool = False
     note: str | None = None
+    procedure: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in PROVENANCE_METHODS:

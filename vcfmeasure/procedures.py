@@ -156,14 +156,12 @@ def restoration_by_procedure(restoration: Any) -> list[dict[str, Any]]:
     --------
     >>> import numpy as np, vcfmeasure as vm
     >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
-    >>> def spine(ha):
-    ...     mid = box.copy(); mid[2:4, 1] = [15 - ha / 2, 15 + ha / 2]
-    ...     return vm.Landmarks({"T12": box, "L1": mid + [0, 36], "L2": box + [0, 72]})
-    >>> r = vm.compare(vm.measure(spine(18.0)), vm.measure(spine(24.0)), treated=["L1"],
-    ...                procedures={"L1": "kyphoplasty"})
+    >>> low = box.copy(); low[2:4, 1] = [6.0, 24.0]
+    >>> lm = lambda mid: vm.Landmarks({"T12": box, "L1": mid + [0, 36], "L2": box + [0, 72]})
+    >>> r = vm.compare(vm.measure(lm(low)), vm.measure(lm(box)), procedures={"L1": "kyphoplasty"})
     >>> s = restoration_by_procedure(r)[0]
     >>> s["procedure"], s["levels"], s["restored_a"]
-    ('kyphoplasty', 1, 0.5)
+    ('kyphoplasty', 1, 1.0)
     """
     cols = restoration._columns
     procs = list(cols.get("procedure", [""] * len(restoration.levels)))

@@ -19,7 +19,24 @@ from ._table import ResultTable
 from .levels import LEVELS, normalize_level
 
 __all__ = ["adjacent_fractures", "restoration_by_procedure", "IncidentFractures",
-           "normalize_procedures"]
+           "normalize_procedures", "parse_procedures", "CEMENT_COLUMNS"]
+
+#: Columns :func:`vcfmeasure.cement.measure_cement` adds to a compare table (batch, CLI).
+CEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("cement", "bool"),
+    ("cement_area", "float"),
+    ("cement_fill", "float"),
+    ("cement_extent_cc", "float"),
+    ("cement_extent_ap", "float"),
+    ("contact_superior", "bool"),
+    ("contact_inferior", "bool"),
+    ("implant", "bool"),
+    ("leaks", "int"),
+    ("leaks_uncertain", "int"),
+    ("leak_kinds", "str"),
+    ("leak_max_size", "float"),
+    ("leak_area", "float"),
+)
 
 
 def normalize_procedures(procedures: Mapping[str, str] | None) -> dict[str, str]:
@@ -36,6 +53,39 @@ def normalize_procedures(procedures: Mapping[str, str] | None) -> dict[str, str]
             raise VcfMeasureError(f"{lv}: a procedure is a non-empty text such as 'kyphoplasty'")
         out[normalize_level(lv)] = p.strip()
     return out
+
+
+def parse_procedures(text: str, treated: Iterable[str] | None) -> dict[str, str]:
+    """A manifest ``procedure`` cell: ``"kyphoplasty"`` or ``"L1=kyphoplasty; L2=implant"``.
+
+    A bare name applies to every treated level (and needs them); pairs are separated by
+    ``;`` and written ``level=procedure`` or ``level:procedure``.
+
+    Examples
+    --------
+    >>> parse_procedures("L1=kyphoplasty; l2: Kiva implant", None)
+    {'L1': 'kyphoplasty', 'L2': 'Kiva implant'}
+    >>> parse_procedures("vertebroplasty", ["T12", "L1"])
+    {'T12': 'vertebroplasty', 'L1': 'vertebroplasty'}
+    """
+    text = (text or "").strip()
+    if not text:
+        return {}
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    if not any("=" in p or ":" in p for p in parts):
+        if not treated:
+            raise VcfMeasureError(
+                f"procedure {text!r} names no level: give the treated levels or write "
+                "'L1=kyphoplasty'")
+        return normalize_procedures(dict.fromkeys(treated, text))
+    pairs = {}
+    for p in parts:
+        sep = "=" if "=" in p else ":"
+        if sep not in p:
+            raise VcfMeasureError(f"procedure {p!r}: write level=procedure, e.g. 'L1=kyphoplasty'")
+        lv, name = p.split(sep, 1)
+        pairs[lv.strip()] = name
+    return normalize_procedures(pairs)
 
 
 class IncidentFractures(ResultTable):

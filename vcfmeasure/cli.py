@@ -180,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Height restoration and kyphosis correction of each "
                                    "patient in a manifest with image, patient and "
                                    "time_point (pre, post, follow_up) columns (optional: "
-                                   "landmarks, treated).")
+                                   "landmarks, treated, procedure such as 'kyphoplasty' "
+                                   "or 'L1=kyphoplasty; L2=implant'). Writes the cement "
+                                   "and leak columns of the post image and, with a "
+                                   "follow-up, new fractures next to the treated levels.")
     p.add_argument("inputs", nargs="+", metavar="MANIFEST", help="manifest CSV file(s)")
     _add_run_options(p, "compare.csv")
     p.set_defaults(func=_cmd_compare)

@@ -39,12 +39,21 @@ class Restoration(ResultTable):
     """
 
     def __init__(self, levels: list[str], columns: dict[str, Any], *, unit: str,
-                 spacing_source: str, warnings_: list[str]) -> None:
+                 spacing_source: str, warnings_: list[str], incident: Any = None) -> None:
         self.levels = tuple(levels)
         self.unit = unit
         self.spacing_source = spacing_source
         self.warnings_ = warnings_
         self._columns = columns
+        #: With ``follow_up`` and known treated levels: the other levels' new fractures
+        #: (:class:`vcfmeasure.procedures.IncidentFractures`), adjacent first; else None.
+        self.incident = incident
+
+    def by_procedure(self) -> list[dict[str, Any]]:
+        """Mean restoration per procedure type (:func:`vcfmeasure.procedures.restoration_by_procedure`)."""
+        from .procedures import restoration_by_procedure
+
+        return restoration_by_procedure(self)
 
     def __repr__(self) -> str:
         return f"<Restoration {len(self.levels)} levels, unit={self.unit}>"
@@ -91,6 +100,7 @@ def compare(
     normal_ratio: float = 0.80,
     max_gap: int = 3,
     min_loss: float = 0.02,
+    procedures: Any = None,
 ) -> Restoration:
     """Height restoration and kyphosis correction between a pre- and a post-operative image.
 
@@ -124,6 +134,10 @@ def compare(
         A pre-operative loss below this fraction of the reference height counts as
         nothing lost (``restored_x`` NaN): a fraction of a loss smaller than the
         measurement precision (docs/reference.md section 6) is noise. Default 0.02 [D].
+    procedures : dict, optional
+        Level -> procedure (``"vertebroplasty"``, ``"kyphoplasty"``, ``"implant"`` or free
+        text): a ``procedure`` column, :meth:`Restoration.by_procedure`, and (without
+        ``treated``) the treated levels.
 
     Returns
     -------
@@ -137,7 +151,10 @@ def compare(
         and ``local_kyphosis_pre/post/correction`` (deg, pre - post, + = kyphosis
         reduced); with ``follow_up``: ``hx_fu, loss_x`` ((Hx,post - Hx,fu)/Hx,post),
         ``wedge_angle_fu, angle_loss`` (fu - post), ``local_kyphosis_fu,
-        local_kyphosis_loss``, ``recollapse``.
+        local_kyphosis_loss``, ``recollapse``; with ``procedures``: ``procedure``; with
+        ``follow_up`` and treated levels: ``adjacent_new_fractures`` (";"-joined levels
+        next to this one with a new or worsened fracture) and ``Restoration.incident``,
+        every level's incident fracture, adjacent levels first (docs/cement.md).
 
     Warns
     -----
@@ -185,6 +202,11 @@ def compare(
             "patient positions differ (" + ", ".join(f"{n}: {p}" for n, p in positions.items())
             + "); heights and kyphosis change with position (docs/reference.md section 5)"
         )
+    from .procedures import normalize_procedures
+
+    procs = normalize_procedures(procedures)
+    if treated is None and procs:
+        treated = list(procs)
     treated_set = {normalize_level(t) for t in treated} if treated is not None else set()
     missing = treated_set - set(pre.levels) - set(post.levels)
     if missing:
@@ -246,11 +268,24 @@ def compare(
             cols["angle_loss" if col == "wedge_angle" else "local_kyphosis_loss"] = loss
             collapse |= np.nan_to_num(loss) >= recollapse_angle
         cols["recollapse"] = collapse
+    if procs:
+        cols["procedure"] = [procs.get(lv, "") for lv in common]
+    incident = None
+    if follow_up is not None and treated_set:
+        from .procedures import adjacent_fractures
+
+        incident = adjacent_fractures(post, follow_up, treated=treated_set,
+                                      recollapse_height=recollapse_height)
+        new = [(lv, near) for lv, near, d, f in zip(incident.levels, incident.adjacent_to,
+                                                    incident.distance, incident.new_fracture,
+                                                    strict=True) if f and d == 1]
+        cols["adjacent_new_fractures"] = [";".join(a for a, near in new if near == lv)
+                                          for lv in common]
     _plausibility(cols, pre.unit, notes)
     for note in notes:
         warnings.warn(f"compare: {note}", PlausibilityWarning, stacklevel=2)
     return Restoration(common, cols, unit=pre.unit, spacing_source=pre.spacing_source,
-                       warnings_=notes)
+                       warnings_=notes, incident=incident)
 
 
 def _plausibility(cols: dict[str, Any], unit: str, notes: list[str]) -> None:

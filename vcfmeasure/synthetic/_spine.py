@@ -15,6 +15,7 @@ from ..landmarks import Landmarks, Provenance
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
 from ._anatomy import LEVEL_TABLE, BodyGeometry, build_spine
+from ._cement import check_detail
 from ._render import Appearance, ImageGeometry, render
 
 __all__ = ["SyntheticSpine", "make_spine", "make_pre_post", "DEFORMITY_TYPES", "expected_grade"]
@@ -216,6 +217,7 @@ def make_spine(
     scale: float | None = None,
     deformities: Mapping[str, tuple[str, float]] | None = None,
     cement: Mapping[str, float] | None = None,
+    cement_detail: Mapping[str, Mapping[str, Any]] | None = None,
     contrast: float = 1.0,
     noise: float = 1.0,
     blur_mm: float = 0.2,
@@ -263,6 +265,14 @@ def make_spine(
         Level -> fraction of the lost height restored (0-1): the vertebra is shown after
         vertebroplasty/kyphoplasty, with a very bright irregular cement mass inside the
         cortical shell and its deformity reduced to ``severity * (1 - fraction)``.
+        ``truth[level]["cement"]`` is then a dict of what was drawn (``fill``,
+        ``area_mm2``, ``leaks``, ``implant``, ``mask``; see ``_cement.py``), else False.
+    cement_detail : dict, optional
+        Level -> cement design (``size``, ``offset``, ``leaks`` as ``(kind, size_mm)``
+        with kind ``superior_disc``, ``inferior_disc``, ``posterior`` or ``anterior``,
+        ``implant``, ``bowel``): cement of known fill, leaks beyond the outline, a
+        radiopaque loop implant, bowel contrast in front. Implies cement at the level
+        (restoration from ``cement``, else 0). Without it images are unchanged.
     contrast : float
         Bone density factor: 1 normal, ~0.45 osteoporotic (also thins the cortex).
     noise : float
@@ -316,6 +326,10 @@ def make_spine(
         seed = int((rng or np.random.default_rng()).integers(2**63 - 1))
     defs = _check_deformities(deformities, level_list)
     restore = {k: float(v) for k, v in _per_level(cement, level_list, "cement", 0.0).items()}
+    details = {lv: check_detail(lv, v)
+               for lv, v in _per_level(cement_detail, level_list, "cement_detail", None).items()}
+    for lv in details:
+        restore.setdefault(lv, 0.0)
     for lv, r in restore.items():
         if not 0.0 <= r <= 1.0:
             raise VcfMeasureError(f"{lv}: cement restoration fraction {r} must be in [0, 1]")
@@ -386,6 +400,7 @@ def make_spine(
         contrast=float(contrast), noise=float(noise), blur_mm=float(blur_mm), ribs=ribs,
         posterior_elements=posterior_elements,
     )
+    cement_truth: dict[str, dict[str, Any]] = {}
     ribs_at = [(b, second) for b in bodies if b.level.startswith("T") for second in (False, True)]
     pixels = render(
         geom,
@@ -399,7 +414,12 @@ def make_spine(
         diaphragm_y=_diaphragm_y(bodies),
         rib_levels=ribs_at,
         osteophytes=spurs,
+        cement_detail=details,
+        cement_truth=cement_truth,
     )
+    for lv, drawn in cement_truth.items():
+        if lv in truth:
+            truth[lv]["cement"] = drawn
     xy = np.stack([geom.to_pixels(b.landmarks_world()) for b in bodies if b.level in level_list])
     prov = Provenance(
         "manual", tool=_TOOL, version=__version__, note=f"exact ground truth, seed {seed}"
@@ -514,7 +534,7 @@ def make_pre_post(
     >>> from vcfmeasure.synthetic import make_pre_post
     >>> pre, post = make_pre_post(["T12", "L1", "L2"], deformities={"L1": ("wedge", 0.4)},
     ...                           restoration=0.5, seed=3)
-    >>> pre.truth["L1"]["grade"], post.truth["L1"]["cement"], post.truth["L1"]["severity"]
+    >>> pre.truth["L1"]["grade"], bool(post.truth["L1"]["cement"]), post.truth["L1"]["severity"]
     (3, True, 0.2)
     """
     if seed is None:

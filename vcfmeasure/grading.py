@@ -224,6 +224,8 @@ class Grades(ResultTable):
             "unit": [self.unit] * n,
             "spacing_source": [self.spacing_source] * n,
             "needs_review": np.isnan(a["grade"]),
+            "level_guessed": [self.morphometry.landmarks.provenance[lv].level_guessed
+                              for lv in self.levels],
         }
 
 
@@ -264,8 +266,9 @@ def grade(
     Grades
         Records: ``level, grade, deformity, height_loss, reference, reference_levels,
         borderline, reduction_a/m/p, expected_ha/hm/hp, area_reduction, unit,
-        spacing_source, needs_review``. Vertebrae whose provenance says ``needs_review``
-        are not graded (grade ``None``, deformity ``"not graded"``).
+        spacing_source, needs_review, level_guessed``. Vertebrae whose provenance says
+        ``needs_review`` are not graded (grade ``None``, deformity ``"not graded"``);
+        ``level_guessed`` is True where the level name is a detector's guess.
 
     References
     ----------

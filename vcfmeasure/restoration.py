@@ -107,7 +107,8 @@ def compare(
         Per level: ``level, unit``; for x in a, m, p: ``hx_pre, hx_post, delta_hx`` (mm
         or px restored), ``reference_hx`` (Ĥx), ``preop_loss_x`` ((Ĥx - Hx,pre)/Ĥx),
         ``restored_x`` (fraction of lost height regained, NaN when nothing was lost, with
-        ``restored_note``); ``reference_source``; ``wedge_angle_pre/post/correction``
+        ``restored_note``); ``reference_source``; ``level_guessed`` (the level name is a
+        detector's guess in one of the images: warned); ``wedge_angle_pre/post/correction``
         and ``local_kyphosis_pre/post/correction`` (deg, pre - post, + = kyphosis
         reduced); with ``follow_up``: ``hx_fu, loss_x`` ((Hx,post - Hx,fu)/Hx,post),
         ``wedge_angle_fu, angle_loss`` (fu - post), ``local_kyphosis_fu,
@@ -116,8 +117,9 @@ def compare(
     Warns
     -----
     PlausibilityWarning
-        When the images' spacing sources or patient positions differ, or a result lies
-        far outside the published magnitudes (:data:`PUBLISHED_LIMITS`).
+        When the images' spacing sources or patient positions differ, a level name was
+        guessed by the detector, or a result lies far outside the published magnitudes
+        (:data:`PUBLISHED_LIMITS`).
 
     References
     ----------
@@ -196,6 +198,7 @@ def compare(
         cols[f"preop_loss_{x}"] = lost / ref[:, k]
         cols[f"restored_{x}"] = restored
     cols["reference_source"] = [src_all[i] for i in ipre]
+    cols["level_guessed"] = _guessed(images, common, notes)
     cols["restored_note"] = ["; ".join(n) for n in notes_per_level]
     for col in ("wedge_angle", "local_kyphosis"):
         src = "local_kyphosis_cobb" if col == "local_kyphosis" else col
@@ -223,6 +226,21 @@ def compare(
         warnings.warn(f"compare: {note}", PlausibilityWarning, stacklevel=2)
     return Restoration(common, cols, unit=pre.unit, spacing_source=pre.spacing_source,
                        warnings_=notes)
+
+
+def _guessed(images: list[tuple[str, Any]], common: list[str], notes: list[str]) -> list[bool]:
+    """Per compared level, whether its name is a detector's guess in any image (noted)."""
+    out = []
+    for lv in common:
+        where = [n for n, m in images if m.landmarks.provenance[lv].level_guessed]
+        out.append(bool(where))
+        if where:
+            notes.append(
+                f"{lv}: level name guessed by the detector in {', '.join(where)}: the images "
+                "may compare different vertebrae; confirm the levels (detect_landmarks("
+                "levels=...)) before reading the change"
+            )
+    return out
 
 
 def _plausibility(cols: dict[str, Any], unit: str, notes: list[str]) -> None:

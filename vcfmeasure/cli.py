@@ -209,7 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Find the vertebral bodies and place six points on each; "
                                    "write one landmark file per image.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--levels", type=_levels, metavar="LIST", help="levels in view")
+    p.add_argument("--levels", type=_levels, metavar="LIST",
+                   help="levels in view (any order), or one anchor for the lowest body")
+    p.add_argument("--spacing", type=_spacing, metavar="MM",
+                   help="mm per pixel, for images without one (JPEG/PNG exports); without "
+                        "it such images are scaled from the body sizes, with a warning")
     p.add_argument("--out", "-o", default=".", metavar="DIR",
                    help="folder for the landmark files (default: current folder)")
     p.add_argument("--format", default="json",
@@ -430,13 +434,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     failed = 0
     for image in args.images:
         try:
-            radiograph = batch._load_image(image, None, opts)
+            radiograph = batch._load_image(image, args.spacing, opts)
             landmarks = batch._detect(radiograph, opts)
             dest = Path(args.out) / f"{batch._stem(image)}{suffix}"
             dest.parent.mkdir(parents=True, exist_ok=True)
             write_landmarks(landmarks, dest, format=args.format, image=Path(image).name)
-            print(f"{image}: {len(landmarks)} vertebrae ({', '.join(landmarks.levels)}) "
-                  f"-> {dest}")
+            print(f"{image}: {_detected_summary(landmarks)} -> {dest}")
         except VcfMeasureError as exc:
             failed += 1
             _err(str(exc))
@@ -454,6 +457,18 @@ def _label_map_item(text: str) -> tuple[str, Any]:
 
 def _point_order(text: str) -> list[str]:
     return [t.strip() for t in text.split(",")]
+def _detected_summary(landmarks: Any) -> str:
+    """``5 vertebrae (T12?, L1?, ...); level names guessed; flagged for review: L2``."""
+    prov = landmarks.provenance
+    guessed = [lv for lv in landmarks.levels if prov[lv].level_guessed]
+    names = ", ".join(f"{lv}?" if lv in guessed else lv for lv in landmarks.levels)
+    text = f"{len(landmarks)} vertebrae ({names})"
+    if guessed:
+        text += "; level names guessed (?): give --levels to name them"
+    review = [lv for lv in landmarks.levels if prov[lv].needs_review]
+    if review:
+        text += f"; flagged for review, not graded: {', '.join(review)}"
+    return text
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:

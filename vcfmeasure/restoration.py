@@ -147,7 +147,8 @@ def compare(
         ``restored_x`` (fraction of lost height regained, NaN when nothing was lost, with
         ``restored_note``); ``reference`` (the strategy), ``reference_levels`` (the
         neighbour levels used, ``"T12+L2"`` or ``"own hp"``), ``reference_source`` (the
-        same in words); ``outside_genant_range``; ``wedge_angle_pre/post/correction``
+        same in words); ``outside_genant_range``; ``level_guessed`` (the level name is a
+        detector's guess in one of the images: warned); ``wedge_angle_pre/post/correction``
         and ``local_kyphosis_pre/post/correction`` (deg, pre - post, + = kyphosis
         reduced); with ``follow_up``: ``hx_fu, loss_x`` ((Hx,post - Hx,fu)/Hx,post),
         ``wedge_angle_fu, angle_loss`` (fu - post), ``local_kyphosis_fu,
@@ -159,8 +160,9 @@ def compare(
     Warns
     -----
     PlausibilityWarning
-        When the images' spacing sources or patient positions differ, or a result lies
-        far outside the published magnitudes (:data:`PUBLISHED_LIMITS`).
+        When the images' spacing sources or patient positions differ, a level name was
+        guessed by the detector, or a result lies far outside the published magnitudes
+        (:data:`PUBLISHED_LIMITS`).
 
     References
     ----------
@@ -246,6 +248,7 @@ def compare(
     cols["reference_levels"] = [used_all[i] for i in ipre]
     cols["reference_source"] = [_source_text(reference, used_all[i]) for i in ipre]
     cols["outside_genant_range"] = [lv not in _GENANT for lv in common]
+    cols["level_guessed"] = _guessed(images, common, notes)
     cols["restored_note"] = ["; ".join(n) for n in notes_per_level]
     for col in ("wedge_angle", "local_kyphosis"):
         src = "local_kyphosis_cobb" if col == "local_kyphosis" else col
@@ -286,6 +289,21 @@ def compare(
         warnings.warn(f"compare: {note}", PlausibilityWarning, stacklevel=2)
     return Restoration(common, cols, unit=pre.unit, spacing_source=pre.spacing_source,
                        warnings_=notes, incident=incident)
+
+
+def _guessed(images: list[tuple[str, Any]], common: list[str], notes: list[str]) -> list[bool]:
+    """Per compared level, whether its name is a detector's guess in any image (noted)."""
+    out = []
+    for lv in common:
+        where = [n for n, m in images if m.landmarks.provenance[lv].level_guessed]
+        out.append(bool(where))
+        if where:
+            notes.append(
+                f"{lv}: level name guessed by the detector in {', '.join(where)}: the images "
+                "may compare different vertebrae; confirm the levels (detect_landmarks("
+                "levels=...)) before reading the change"
+            )
+    return out
 
 
 def _plausibility(cols: dict[str, Any], unit: str, notes: list[str]) -> None:

@@ -45,6 +45,7 @@ GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("provenance", "str"),
     ("confidence", "float"),
     ("needs_review", "bool"),
+    ("level_guessed", "bool"),
     ("warnings", "str"),
     ("error", "str"),
 )
@@ -66,6 +67,7 @@ COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     *((f"restored_{x}", "float") for x in _H),
     ("reference_source", "str"),
     ("restored_note", "str"),
+    ("level_guessed", "bool"),
     ("wedge_angle_pre", "float"),
     ("wedge_angle_post", "float"),
     ("wedge_angle_correction", "float"),

@@ -373,11 +373,10 @@ def grade(
     Grades
         Records: ``level, grade, deformity, height_loss, reference, reference_levels,
         borderline, reduction_a/m/p, expected_ha/hm/hp, area_reduction, unit,
-        spacing_source, needs_review, outside_genant_range``. Vertebrae whose provenance says ``needs_review``
-        are not graded (grade ``None``, deformity ``"not graded"``).
-        spacing_source, needs_review, level_guessed``. Vertebrae whose provenance says
-        ``needs_review`` are not graded (grade ``None``, deformity ``"not graded"``);
-        ``level_guessed`` is True where the level name is a detector's guess.
+        spacing_source, needs_review, outside_genant_range, level_guessed``. Vertebrae
+        whose provenance says ``needs_review`` are not graded (grade ``None``, deformity
+        ``"not graded"``); ``level_guessed`` is True where the level name is a detector's
+        guess.
 
     References
     ----------

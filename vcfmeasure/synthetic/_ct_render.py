@@ -66,7 +66,8 @@ def _prepared(vol: CTVolume, energy_kev: float, remove_table: bool, remove_contr
     sums = slab_sums(mu, sx, edges)
     slab_x = np.array([(a + b - 1) / 2 * sx for a, b in edges])
     near = np.array([abs(x - xc) <= 30.0 + 1e-6 for x in slab_x])
-    out = {"mu": mu, "edges": edges, "sums": sums, "slab_x": slab_x, "near": near, "x_centre": xc}
+    out = {"remove_table": bool(remove_table), "mu": mu, "edges": edges, "sums": sums,
+           "slab_x": slab_x, "near": near, "x_centre": xc}
     vol.cache[key] = out
     return out
 
@@ -199,7 +200,7 @@ def render_ct(
     prep = _prepared(volume, energy_kev, remove_table, remove_contrast)
     edited = _ct_edits.apply_edits(
         volume, prep, fractures=fractures, osteoporosis=osteoporosis, cement=cement,
-        raise_collapsed=raise_collapsed,
+        raise_collapsed=raise_collapsed, energy_kev=energy_kev,
     )
     centre = np.mean(np.concatenate([edited.points[lv] for lv in frame]), axis=0)
     R = rotation(out_of_plane_deg, axial_rotation_deg)
@@ -271,6 +272,10 @@ def render_ct(
     landmarks = Landmarks.from_array(np.stack(xy), in_view, provenance=prov,
                                      image={"source": _TOOL, "seed": seed})
     truth = {lv: edited.truth_record(lv) for lv in in_view}
+    to_film = lambda p3: project_points(geom, p3) @ M.T + off  # noqa: E731
+    for lv in in_view:
+        if lv in edited.cement3d:
+            truth[lv]["cement"] = _cement_truth(edited.cement3d[lv], to_film, (rows, cols), spacing_mm)
     imager = spacing_mm * mag
     ips = f"{imager:.6g}"
     source = (
@@ -296,6 +301,34 @@ def render_ct(
     radiograph = Radiograph(pixels, spacing=(spacing_mm, spacing_mm), spacing_source=source,
                             metadata=metadata, window=(float(np.median(pixels)) + 300.0, 2400.0))
     return SyntheticSpine(radiograph, landmarks, truth, params)
+
+
+def _cement_truth(c3: dict, to_film, shape: tuple[int, int], spacing_mm: float) -> dict:
+    """The cement's film-space truth: silhouette mask, fill of the body outline, leaks."""
+    from skimage.draw import disk, polygon2mask
+
+    body = polygon2mask(shape, to_film(c3["outline_3d"])[:, ::-1])
+    ell = polygon2mask(shape, to_film(c3["ellipse_3d"])[:, ::-1])
+    inside = body & ell
+    mask = inside.copy()
+    leaks = []
+    for leak in c3["leaks"]:
+        cxy = to_film(leak["centre_3d"][None])[0]
+        r_px = leak["size_mm"] / 2 / spacing_mm
+        rr, cc = disk((cxy[1], cxy[0]), r_px, shape=shape)
+        lm = np.zeros(shape, bool)
+        lm[rr, cc] = True
+        mask |= lm
+        leaks.append({"where": leak["where"], "size_mm": leak["size_mm"],
+                      "centre_xy": cxy, "radius_px": r_px, "mask": lm})
+    return {
+        "fill": float(inside.sum() / max(body.sum(), 1)),
+        "requested_fill": c3["requested_fill"],
+        "fill_midsagittal": c3["fill"],
+        "mask": mask,
+        "body_mask": body,
+        "leaks": leaks,
+    }
 
 
 def _line_integrals(geom, edited, prep, volume, u, v) -> np.ndarray:

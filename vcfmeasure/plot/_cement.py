@@ -40,7 +40,8 @@ def draw_cement(ax: Any, report: Any) -> list[Any]:
     ...                cement_detail={"L1": {"leaks": [("anterior", 4.0)]}})
     >>> fig, ax = plt.subplots()
     >>> _ = ax.imshow(s.radiograph.pixels, cmap="gray")
-    >>> sorted({a.get_gid().rsplit(":", 1)[0] for a in draw_cement(ax, measure_cement(s.radiograph, s.landmarks))})
+    >>> drawn = draw_cement(ax, measure_cement(s.radiograph, s.landmarks))
+    >>> sorted({a.get_gid().rsplit(":", 1)[0] for a in drawn})
     ['vcfmeasure:cement', 'vcfmeasure:leak:L1']
     """
     artists: list[Any] = []

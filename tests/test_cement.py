@@ -197,3 +197,11 @@ def test_figures_show_cement_leaks_and_follow_up_fractures():
     page = vm.plot.patient_report(post.radiograph, post.landmarks, cement=c, incident=r.incident)
     assert any(t.get_gid() == "vcfmeasure:incident:L2" for t in page.axes[0].texts)
     plt.close(page)
+
+
+def test_levels_subset_still_respects_the_other_outlines():
+    s = film({"L1": {"size": 0.6, "leaks": [("inferior_disc", 3.0)]}, "L2": {"size": 0.6}})
+    r = measure_cement(s.radiograph, s.landmarks, levels=["L2"])
+    assert r.levels == ("L2",) and r.leaks == () and list(r.thresholds) == ["L2"]
+    r = measure_cement(s.radiograph, s.landmarks, levels=["L1"])
+    assert [(k.level, k.kind) for k in r.leaks] == [("L1", "inferior_disc")]

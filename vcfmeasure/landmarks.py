@@ -39,6 +39,10 @@ class Provenance:
     reviewed_by, reviewed_at : str, optional
         Who accepted the points after review and when (ISO 8601), set by
         :meth:`Landmarks.mark_reviewed`.
+    procedure : str, optional
+        What was done to the vertebra (``"vertebroplasty"``, ``"kyphoplasty"``,
+        ``"implant"`` or free text); read by :func:`vcfmeasure.cement.measure_cement`
+        and kept by the JSON format.
 
     Examples
     --------
@@ -56,6 +60,7 @@ class Provenance:
     note: str | None = None
     reviewed_by: str | None = None
     reviewed_at: str | None = None
+    procedure: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in PROVENANCE_METHODS:

@@ -11,7 +11,7 @@ Pipeline (details in ``docs/detection.md``):
    are filled by interpolation and flagged for review; the side of the posterior
    elements gives the film's facing.
 3. Fine stage (``_fit``): each body's four sides are located to sub-pixel precision and
-   the six points (REFERENCE.md section 1) are read from the fitted sides.
+   the six points (docs/reference.md section 1) are read from the fitted sides.
 4. Levels are named from ``levels=`` (all of them, or one anchor), or guessed from body
    sizes (``level_guessed=True``). Each vertebra gets a confidence; below
    :data:`REVIEW_THRESHOLD` it is flagged ``needs_review`` and :func:`vcfmeasure.grade`

@@ -15,7 +15,7 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
    a fraction of a pixel by a parabola through the gradient peak (the steepest point of a
    symmetric blurred step is unbiased).
 3. Double endplate contours (two falls of about half the wall's edge strength, at a
-   consistent separation) are replaced by the line midway between them (REFERENCE.md §1).
+   consistent separation) are replaced by the line midway between them (docs/reference.md §1).
 4. Each side is fitted, robustly, by local weighted quadratics of the outward offset
    against the position along the chord: corners are the intersections of an endplate
    fit and a wall fit (the body corner at the endplate cortex; an outward bulge next to the
@@ -525,7 +525,7 @@ def refine_landmarks(
     endplate edge and the wall edge, so osteophytes and posterior elements beyond the
     walls do not pull them); middle points go onto the (possibly depressed) endplate
     contour on the perpendicular bisector of the corners; double endplate contours are
-    split midway (REFERENCE.md section 1). Positions are sub-pixel. See the module
+    split midway (docs/reference.md section 1). Positions are sub-pixel. See the module
     docstring of ``vcfmeasure.detect._refine`` for the method.
 
     Parameters
@@ -577,7 +577,7 @@ def refine_landmarks(
 
     References
     ----------
-    REFERENCE.md section 1 (placement rules: corners at the endplate cortex excluding
+    docs/reference.md section 1 (placement rules: corners at the endplate cortex excluding
     osteophytes and posterior elements; middle points on the contour; midway rule) and
     section 6 (the precision the refinement aims at).
 

@@ -79,10 +79,14 @@ class _Profiles:
     seen across the disc, is not one either). All lengths in pixels.
     """
 
-    def __init__(self, img, origins, dirs, half, step, sigma, gap, reach):
+    def __init__(self, img, origins, dirs, half, step, sigma, gap, reach, extend=False):
         from scipy import ndimage
 
-        self.s = np.arange(-half, half + 0.5 * step, step)
+        # on a soft film (``extend``) the profiles run beyond the search window by the
+        # reach of the edge tests, so that an edge near the window's end is tested like
+        # any other; candidates lie within the window only
+        outer = half + (gap + reach if extend else 0.0)
+        self.s = np.arange(-outer, outer + 0.5 * step, step)
         self.step = step
         pts = origins[:, None, :] + self.s[None, :, None] * dirs[:, None, :]
         prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
@@ -95,14 +99,17 @@ class _Profiles:
         first = ndimage.minimum_filter1d(prof, m, axis=1, origin=-(m // 2), mode="nearest")
         self.beyond = beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
         within = _shift(first, -(k + m - 1))  # darkest level in [i - k - m + 1, i - k]
-        self.dark = prof.min(axis=1, keepdims=True)
-        self.span = prof.max(axis=1) - self.dark[:, 0]
+        self.window = np.abs(self.s) <= half
+        win = prof[:, self.window]
+        self.dark = win.min(axis=1, keepdims=True)
+        self.span = win.max(axis=1) - self.dark[:, 0]
         peak = np.zeros_like(g, dtype=bool)
         peak[:, 1:-1] = (g[:, 1:-1] >= g[:, :-2]) & (g[:, 1:-1] > g[:, 2:]) & (g[:, 1:-1] > 0)
         self.peak = peak
         amp = self.amp
         self.cand = (
             peak
+            & self.window[None, :]
             & (amp > 0)
             & (self.outside - beyond < 0.4 * amp)
             & (within - self.outside > 0.15 * amp)
@@ -162,7 +169,8 @@ class _Profiles:
         frac = np.where(den < 0, 0.5 * (g0 - g2) / np.where(den < 0, den, -1.0), 0.0)
         edge = np.where(found, s[b] + np.clip(frac, -0.5, 0.5) * step, np.nan)
         amp = np.where(found, self.amp[rows, b], np.nan)
-        second = self.peak & (g >= 0.5 * g1[:, None]) & (idx < b[:, None] - 1)
+        second = (self.peak & (g >= 0.5 * g1[:, None]) & (idx < b[:, None] - 1)
+                  & self.window[None, :])
         inner = np.where(second, idx, -1).max(axis=1)
         partner = np.where(found & (inner >= 0), s[b] - s[np.maximum(inner, 0)], np.nan)
         return edge, amp, partner
@@ -311,13 +319,15 @@ def _sample_plan(all_pts, n_end, n_wall, deepen=0.0):
     return plan
 
 
-def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0):
+def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0,
+             soft=False):
     plan = _sample_plan(all_pts, n_end, n_wall, deepen)
     half = half + max(float(np.abs(p[3]).max()) for p in plan)
-    step = max(step, 2.0 * half / (MAX_PROFILE_SAMPLES - 1))  # hard cap on the window
+    # hard cap on the samples per profile (window plus the edge tests' reach)
+    step = max(step, 2.0 * (half + 5 * gap) / (MAX_PROFILE_SAMPLES - 1))
     origins = np.concatenate([p[2] for p in plan])
     dirs = np.concatenate([np.repeat(p[0].out[None], len(p[1]), axis=0) for p in plan])
-    prof = _Profiles(img, origins, dirs, half, step, sigma, gap, 4 * gap)
+    prof = _Profiles(img, origins, dirs, half, step, sigma, gap, 4 * gap, extend=soft)
     # each vertebra's bone edge strength: a low percentile over its profiles of the
     # strongest edge (cement, where it shows, is stronger; noise, where no edge is in
     # the window, weaker and rarer)
@@ -458,11 +468,12 @@ def _middle(plate, c0, c1, h, tol):
     return q, float(np.clip(n_eff / 6.0, 0, 1) * _gauss(spread, tol))
 
 
-def _refine_one(sides, px_mm):
+def _refine_one(sides, px_mm, blur_px=0.0):
     """Six refined points and their confidences from measured sides."""
     sup, ant, inf, post = sides["sup"], sides["ant"], sides["inf"], sides["post"]
     hc_p, hc_w = 0.45, 0.45
-    tol = max(0.3 / px_mm, 1.5)  # edge scatter (px) at which confidence falls to 1/e
+    # edge scatter (px) at which confidence falls to 1/e (soft edges scatter more)
+    tol = max(0.3 / px_mm, 1.5, 0.5 * blur_px)
     corners = {}
     conf = np.zeros(6)
     specs = {
@@ -699,7 +710,11 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
     xy0 = xy_in - corner
     limit = np.full(6, search_px)
     limit[[SM, IM]] += deepen
-    gap = max(0.5 / px_mm, 2.0)
+    # the edge width of this film sets the scale of the edge tests: a soft (2-3 mm) edge
+    # needs a wider step and reach than a crisp one
+    blur = _edge_blur_px(img, xy0, search_px, sigma)
+    gap = max(0.5 / px_mm, 2.0, 1.2 * blur)
+    soft = gap > max(0.5 / px_mm, 2.0)
     xy = xy0.copy()
 
     def one_pass(xy, k, which):
@@ -710,9 +725,9 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
         n_end, n_wall = (48, 28) if fine else (24, 16)
         measured = _measure(
             img, xy[which], half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
-            deepen=deepen if k == 0 else 0.0,
+            deepen=deepen if k == 0 else 0.0, soft=soft,
         )
-        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm)
+        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm, blur)
                for sides in measured]
         return np.array([o[0] for o in out]), np.array([o[1] for o in out])
 
@@ -757,6 +772,42 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
     notes = [None if (conf[i] > 0).all() else "points kept where confidence is 0"
              for i in range(len(xy))]
     return xy + corner, conf, notes
+
+
+def _edge_blur_px(img, xy, half, sigma):
+    """Typical edge blur (Gaussian SD, px) of the body walls around the given points.
+
+    Profiles across the anterior and posterior walls; on each, the full width at half
+    maximum of the strongest fall of brightness is 2.355 SD for a blurred step. The
+    median over the clearest half of the profiles, less the smoothing applied here.
+    """
+    from scipy import ndimage
+
+    sides = [s for pts in xy for s in (_sides(pts)["ant"], _sides(pts)["post"])]
+    t = np.linspace(0.2, 0.8, 5)
+    origins = np.concatenate([sd.point(t * sd.length, np.zeros_like(t)) for sd in sides])
+    dirs = np.concatenate([np.repeat(sd.out[None], t.size, axis=0) for sd in sides])
+    step = max(0.5, 2 * half / (MAX_PROFILE_SAMPLES - 1))
+    s = np.arange(-half, half + 0.5 * step, step)
+    pts = origins[:, None, :] + s[None, :, None] * dirs[:, None, :]
+    prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
+    prof = ndimage.gaussian_filter1d(prof, sigma / step, axis=1, mode="nearest")
+    g = -np.gradient(prof, step, axis=1)
+    k = np.argmax(g, axis=1)
+    top = g[np.arange(len(g)), k]
+    above = g >= 0.5 * top[:, None]
+    idx = np.arange(s.size)[None, :]
+    # the contiguous run above half maximum around the peak
+    below = ~above
+    left = np.where(below & (idx < k[:, None]), idx, -1).max(axis=1) + 1
+    right = np.where(below & (idx > k[:, None]), idx, s.size).min(axis=1) - 1
+    width = (right - left + 1) * step
+    inside = (left > 0) & (right < s.size - 1) & (top > 0)
+    if inside.sum() < 4:
+        return 0.0
+    clear = inside & (top >= np.median(top[inside]))
+    sd = float(np.median(width[clear])) / 2.355
+    return max(math.sqrt(max(sd * sd - sigma * sigma, 0.0)), 0.0)
 
 
 def _smoothed_crop(pixels, xy, margin, sigma):

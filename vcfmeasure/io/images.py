@@ -35,6 +35,9 @@ def _sniff(path: str) -> str:
         raise ImageError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ImageError(f"{path}: is a directory, not an image file")
+    if not os.path.isfile(path):  # a FIFO would block, a device never ends
+        raise ImageError(f"{path}: is not a regular file (a FIFO, device or socket); give an "
+                         "image file")
     size = os.path.getsize(path)
     if size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")

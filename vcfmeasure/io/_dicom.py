@@ -7,7 +7,7 @@ actually present, then the decoder, then one frame.
 References
 ----------
 DICOM PS3.3 C.7.6.3 (Image Pixel), C.11.1 (Modality LUT), C.11.2 (VOI LUT),
-C.11.6 (Presentation LUT Shape); REFERENCE.md section 7.
+C.11.6 (Presentation LUT Shape); docs/reference.md section 7.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """PNG, TIFF and JPEG radiographs through imageio's Pillow plugin.
 
-Raster files carry no patient calibration (REFERENCE.md section 7): their pixels come
+Raster files carry no patient calibration (docs/reference.md section 7): their pixels come
 with spacing "unknown" unless the caller gives one. The header is checked against
 ``max_pixels`` (vcfmeasure's one limit for every format) before anything is decoded;
 Pillow's own decompression-bomb guard stays active behind it, but its

@@ -87,6 +87,8 @@ COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("grade_pre", "int"),
     ("grade_post", "int"),
     ("grade_fu", "int"),
+    ("spacing_row_mm", "float"),
+    ("spacing_col_mm", "float"),
     ("spacing_source", "str"),
     ("provenance", "str"),
     ("warnings", "str"),

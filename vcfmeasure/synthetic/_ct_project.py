@@ -54,8 +54,8 @@ def attenuation(hu: np.ndarray, energy_kev: float = 50.0) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> mu = attenuation(np.array([-1000.0, 0.0, 1000.0]), energy_kev=50.0)
-    >>> mu.round(4).tolist()
-    [0.0, 0.0227, 0.0541]
+    >>> [round(float(m), 4) for m in mu]
+    [0.0, 0.0227, 0.0596]
 
     References
     ----------

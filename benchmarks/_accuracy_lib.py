@@ -250,6 +250,10 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 "double": lv in case.conditions["double_contour"],
                 "osteophytes": lv in case.conditions["osteophytes"],
                 "family": case.conditions.get("family", "classic"),
+                "source": case.conditions.get("source", "synthetic"),
+                "tilt_deg": float(case.conditions.get("tilt_deg", spine.params.get("rotation_deg", 0.0))),
+                "out_of_plane_deg": float(case.conditions.get("out_of_plane_deg", 0.0)),
+                "spacing_mm": float(spacing[0]),
                 "true_grade": true_grades[lv],
                 "drawn_grade": spine.truth[lv]["grade"],
                 "missed": lv not in found,
@@ -306,6 +310,11 @@ CONDITIONS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
     ("low contrast", lambda r: r["contrast"] == "low"),
     ("double contour", lambda r: r["double"]),
     ("osteophytes", lambda r: r["osteophytes"]),
+    ("tilt >= 5 deg", lambda r: abs(r.get("tilt_deg", 0.0)) >= 5.0),
+    ("out of plane", lambda r: r.get("out_of_plane_deg", 0.0) != 0.0),
+    ("spacing < 0.17 mm", lambda r: r.get("spacing_mm", 0.0) < 0.17),
+    ("spacing 0.17-0.24 mm", lambda r: 0.17 <= r.get("spacing_mm", 0.0) < 0.24),
+    ("spacing >= 0.24 mm", lambda r: r.get("spacing_mm", 0.0) >= 0.24),
 )
 
 

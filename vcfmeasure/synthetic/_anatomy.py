@@ -6,7 +6,7 @@ anterior; ``n`` perpendicular to it, caudal): posterior corner of the superior e
 the origin, both walls along ``n``, the inferior endplate chord from ``(0, hp)`` to
 ``(depth, ha)``. Endplates and walls are curved by smooth bumps measured from their chords,
 so the six landmarks are known in closed form: corners at the chord ends, middle points on
-the perpendicular bisector of the corner chord (REFERENCE.md section 1).
+the perpendicular bisector of the corner chord (docs/reference.md section 1).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ __all__ = [
 
 # Level -> (posterior height mm, depth mm, wedge angle deg, disc below: posterior height
 # mm, disc wedge deg (+ lordotic)). Heights and depths grow caudally (T4 ~ 19 x 27 mm,
-# L3 ~ 28 x 40 mm); wedge angles T9-L5 from REFERENCE.md section 3 (Eur Spine J 2010,
+# L3 ~ 28 x 40 mm); wedge angles T9-L5 from docs/reference.md section 3 (Eur Spine J 2010,
 # women), 4 deg for T4-T8. Disc angles chosen so that T4-T12 kyphosis is ~45 deg and
-# L1-L5 lordosis ~50 deg (REFERENCE.md section 4, elderly ranges).
+# L1-L5 lordosis ~50 deg (docs/reference.md section 4, elderly ranges).
 LEVEL_TABLE: dict[str, tuple[float, float, float, float, float]] = {
     "T4": (19.0, 27.0, 4.0, 3.8, -1.0),
     "T5": (19.5, 27.5, 4.0, 3.8, -1.0),

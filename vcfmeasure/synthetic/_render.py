@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage, special
 
 from ._anatomy import BodyGeometry, bump, plate_bump, plate_bump_slope
+from ._cement import default_cement_truth, draw_detailed_cement
 
 __all__ = ["Appearance", "ImageGeometry", "render"]
 
@@ -205,9 +206,16 @@ def render_bodies(
     double: dict[str, tuple[float, float]],
     cement: dict[str, np.random.Generator],
     osteophytes: dict[str, float] | None = None,
+    cement_detail: dict[str, dict] | None = None,
+    cement_truth: dict[str, dict] | None = None,
 ) -> None:
-    """Add bodies (cortex, trabecular texture), posterior elements and cement to ``att``."""
+    """Add bodies (cortex, trabecular texture), posterior elements and cement to ``att``.
+
+    ``cement_detail`` (level -> checked spec) draws cement with chosen size, leaks and
+    implant (``_cement.py``); ``cement_truth``, when a dict, receives what was drawn.
+    """
     osteophytes = osteophytes or {}
+    cement_detail = cement_detail or {}
     px_mm = geom.spacing_mm
     k = app.contrast
     t_wall = app.cortex_wall_mm * (0.6 + 0.4 * min(k, 1.0))
@@ -244,8 +252,16 @@ def render_bodies(
         tex = _texture(inner, trng, grain if app.texture_stretch == 1.0 else
                        (grain * app.texture_stretch, grain), app.texture)
         patch = k * (app.trabecular * inner * (1.0 + tex) + app.cortex * (cover - inner))
-        if body.level in cement:
-            patch += _cement(body, u, w, inner, cement[body.level], px_mm) * app.cement
+        if body.level in cement_detail:
+            drawn = draw_detailed_cement(att, geom, body, app, cement[body.level],
+                                         cement_detail[body.level])
+            if cement_truth is not None and drawn is not None:
+                cement_truth[body.level] = drawn
+        elif body.level in cement:
+            mass = _cement(body, u, w, inner, cement[body.level], px_mm)
+            patch += mass * app.cement
+            if cement_truth is not None:
+                cement_truth[body.level] = default_cement_truth(mass, u, w, body, box, px_mm)
         att[box] += patch
 
 
@@ -413,6 +429,8 @@ def render(
     diaphragm_y: float | None,
     rib_levels: list[tuple[BodyGeometry, bool]],
     osteophytes: dict[str, float] | None = None,
+    cement_detail: dict[str, dict] | None = None,
+    cement_truth: dict[str, dict] | None = None,
     layers: Layers | None = None,
 ) -> np.ndarray:
     """Form the full image: integer-valued grey levels (float32), bone bright."""
@@ -423,7 +441,7 @@ def render(
     )
     render_bodies(
         att, geom, bodies, app, texture_rngs=texture_rngs, double=double, cement=cement,
-        osteophytes=osteophytes,
+        osteophytes=osteophytes, cement_detail=cement_detail, cement_truth=cement_truth,
     )
     for layer in layers.attenuation:
         layer(att, geom)

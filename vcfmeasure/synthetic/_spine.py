@@ -15,15 +15,16 @@ from ..landmarks import Landmarks, Provenance
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
 from ._anatomy import LEVEL_TABLE, BodyGeometry, build_spine
+from ._cement import check_detail
 from ._families import FamilyStyle, build_layers, export_film, sample_style
 from ._render import Appearance, ImageGeometry, render
 
 __all__ = ["SyntheticSpine", "make_spine", "make_pre_post", "DEFORMITY_TYPES", "expected_grade"]
 
-#: Deformity types a vertebra can be given (Genant morphological types, REFERENCE.md §2).
+#: Deformity types a vertebra can be given (Genant morphological types, docs/reference.md §2).
 DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
 
-#: Genant bands on the height reduction [D] (REFERENCE.md section 2).
+#: Genant bands on the height reduction [D] (docs/reference.md section 2).
 _GRADE_CUTS = (0.20, 0.25, 0.40)
 
 _SUPPORTED = tuple(LEVEL_TABLE)
@@ -33,7 +34,7 @@ _TOOL = "vcfmeasure.synthetic"
 def expected_grade(reduction: float) -> int:
     """Genant grade of a height reduction with vcfmeasure's half-open bands.
 
-    ``[0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, 1) -> 3`` (REFERENCE.md
+    ``[0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, 1) -> 3`` (docs/reference.md
     section 2, the [D] bands).
 
     Examples
@@ -61,7 +62,7 @@ class SyntheticSpine:
         Level -> ``{"deformity", "severity", "grade", "cement", "restoration",
         "severity_before", "double_contour_mm"}``: what was drawn. ``severity`` is the
         fractional height reduction of the affected height(s) against the expected normal
-        height (RadElement reference, REFERENCE.md §2); ``grade`` its Genant band.
+        height (RadElement reference, docs/reference.md §2); ``grade`` its Genant band.
     params : dict
         The settings that made the image (seed, facing, rotation, ``appearance``, ...).
         ``params["spacing_mm"]`` is always the true patient-plane spacing of the pixels,
@@ -101,7 +102,7 @@ class SyntheticSpine:
 
         Stores (0018,1164) Imager Pixel Spacing, (0018,1114) Estimated Radiographic
         Magnification Factor, (0018,1110) Distance Source to Detector and (0018,1111)
-        Distance Source to Patient, so that a reader following REFERENCE.md §7 recovers
+        Distance Source to Patient, so that a reader following docs/reference.md §7 recovers
         the patient-plane spacing of :attr:`radiograph`. (0020,0020) Patient Orientation
         says where anterior is (``A\F`` facing right, ``P\F`` facing left).
 
@@ -172,7 +173,7 @@ def _deformed_shape(
     if kind == "wedge":
         return hp, (1.0 - severity) * max(ha, hp), cs, ci
     if kind == "crush":
-        # the posterior height leads, so that the type reads as crush (REFERENCE.md §2)
+        # the posterior height leads, so that the type reads as crush (docs/reference.md §2)
         f, g = 1.0 - severity, 1.0 - 0.85 * severity
         return f * hp, g * ha, g * cs, g * ci
     # biconcave: both endplates sink centrally until Hm = (1 - s) * Hp
@@ -224,6 +225,7 @@ def make_spine(
     scale: float | None = None,
     deformities: Mapping[str, tuple[str, float]] | None = None,
     cement: Mapping[str, float] | None = None,
+    cement_detail: Mapping[str, Mapping[str, Any]] | None = None,
     contrast: float = 1.0,
     noise: float = 1.0,
     blur_mm: float = 0.2,
@@ -267,11 +269,19 @@ def make_spine(
         Level -> ``(type, severity)``, type ``"wedge"`` (anterior loss), ``"biconcave"``
         (central endplate depression) or ``"crush"`` (whole body), severity the
         fractional height loss (0-0.7) against the expected normal height: own Hp for
-        the anterior and middle heights, the drawn normal Hp for crush (REFERENCE.md §2).
+        the anterior and middle heights, the drawn normal Hp for crush (docs/reference.md §2).
     cement : dict, optional
         Level -> fraction of the lost height restored (0-1): the vertebra is shown after
         vertebroplasty/kyphoplasty, with a very bright irregular cement mass inside the
         cortical shell and its deformity reduced to ``severity * (1 - fraction)``.
+        ``truth[level]["cement"]`` is then a dict of what was drawn (``fill``,
+        ``area_mm2``, ``leaks``, ``implant``, ``mask``; see ``_cement.py``), else False.
+    cement_detail : dict, optional
+        Level -> cement design (``size``, ``offset``, ``leaks`` as ``(kind, size_mm)``
+        with kind ``superior_disc``, ``inferior_disc``, ``posterior`` or ``anterior``,
+        ``implant``, ``bowel``): cement of known fill, leaks beyond the outline, a
+        radiopaque loop implant, bowel contrast in front. Implies cement at the level
+        (restoration from ``cement``, else 0). Without it images are unchanged.
     contrast : float
         Bone density factor: 1 normal, ~0.45 osteoporotic (also thins the cortex).
     noise : float
@@ -281,13 +291,13 @@ def make_spine(
     double_contour : float or dict, optional
         Endplates drawn as two contours separated by this many mm (a number for every
         level, or level -> mm, or level -> ``(superior_mm, inferior_mm)``). The ground
-        truth lies midway between the two contours (REFERENCE.md §1).
+        truth lies midway between the two contours (docs/reference.md §1).
     ribs, posterior_elements : bool
         Draw ribs (thoracic levels) and pedicles, facets and spinous processes.
     osteophytes : float or dict, optional
         Anterior osteophytes: spurs of this length (mm) at both anterior corners,
         pointing anteriorly into the disc (a number for every level, or level -> mm). The
-        ground-truth corners stay at the body corners (REFERENCE.md §1: osteophytes
+        ground-truth corners stay at the body corners (docs/reference.md §1: osteophytes
         excluded).
     acquisition : int
         Another exposure of the same spine (new noise), for repeated images.
@@ -332,6 +342,10 @@ def make_spine(
         seed = int((rng or np.random.default_rng()).integers(2**63 - 1))
     defs = _check_deformities(deformities, level_list)
     restore = {k: float(v) for k, v in _per_level(cement, level_list, "cement", 0.0).items()}
+    details = {lv: check_detail(lv, v)
+               for lv, v in _per_level(cement_detail, level_list, "cement_detail", None).items()}
+    for lv in details:
+        restore.setdefault(lv, 0.0)
     for lv, r in restore.items():
         if not 0.0 <= r <= 1.0:
             raise VcfMeasureError(f"{lv}: cement restoration fraction {r} must be in [0, 1]")
@@ -431,6 +445,7 @@ def _draw(
         contrast=float(contrast), noise=float(noise), blur_mm=float(blur_mm), ribs=ribs,
         posterior_elements=posterior_elements,
     )
+    cement_truth: dict[str, dict[str, Any]] = {}
     layers = None
     if style is not None:
         app = _styled(app, style)
@@ -451,8 +466,13 @@ def _draw(
         diaphragm_y=_diaphragm_y(bodies),
         rib_levels=ribs_at,
         osteophytes=spurs,
+        cement_detail=details,
+        cement_truth=cement_truth,
         layers=layers,
     )
+    for lv, drawn in cement_truth.items():
+        if lv in truth:
+            truth[lv]["cement"] = drawn
     xy = np.stack([geom.to_pixels(b.landmarks_world()) for b in bodies if b.level in level_list])
     export = style.export if style is not None else None
     window = (float(np.median(pixels)) + 300.0 * app.gain, 2000.0 * app.gain)
@@ -606,14 +626,14 @@ def make_pre_post(
     -------
     pre, post : SyntheticSpine
         ``post.truth[level]["restoration"]`` is the fraction drawn; heights follow
-        ``H_post = H_pre + fraction * (H_expected - H_pre)`` (REFERENCE.md §5).
+        ``H_post = H_pre + fraction * (H_expected - H_pre)`` (docs/reference.md §5).
 
     Examples
     --------
     >>> from vcfmeasure.synthetic import make_pre_post
     >>> pre, post = make_pre_post(["T12", "L1", "L2"], deformities={"L1": ("wedge", 0.4)},
     ...                           restoration=0.5, seed=3)
-    >>> pre.truth["L1"]["grade"], post.truth["L1"]["cement"], post.truth["L1"]["severity"]
+    >>> pre.truth["L1"]["grade"], bool(post.truth["L1"]["cement"]), post.truth["L1"]["severity"]
     (3, True, 0.2)
     """
     if seed is None:

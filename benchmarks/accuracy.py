@@ -71,6 +71,8 @@ def main() -> int:
     result = evaluate(refinement_method(args.sd), cases)
     print("Refined:")
     print(format_table(result.table))
+    for err in result.errors:
+        print(f"  crashed: {err}")
     improved = improvement(base, result, CONDITIONS)
     print("\nVertebrae whose mean point error the refinement lowered:")
     print(format_improvement(improved))

@@ -196,6 +196,8 @@ def harness(n: int, split: str | None = None, families=None) -> None:
     print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
           f"one anchor level; {result.seconds_per_image:.2f} s per image")
     print(format_table(result.table))
+    for err in result.errors:
+        print(f"  crashed: {err}")
 
 
 def main(argv=None) -> None:
@@ -220,8 +222,9 @@ def main(argv=None) -> None:
         kw["appearance"] = fams[i % len(fams)]
         try:
             res = evaluate_case(kw, refine=not args.no_refine)
-        except vm.VcfMeasureError as err:
-            print(f"case {i}: {err}")
+        except Exception as err:  # noqa: BLE001 - a crash (even MemoryError) counts as a miss
+            print(f"case {i} ({kw['appearance'] or 'classic'}): {type(err).__name__}: "
+                  f"{str(err)[:160]}")
             res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],
                    "extra": 0}
         res["family"] = kw["appearance"] or "classic"

@@ -134,8 +134,8 @@ def summarise(results) -> None:
     print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
     t = np.array([res["time_s"] for res in results])
     mp = np.array([res["mpx"] for res in results])
-    print(f"time per image             median {np.median(t):.2f} s, max {t.max():.2f} s, "
-          f"{np.median(t / mp):.2f} s per megapixel")
+    print(f"time per image             median {np.nanmedian(t):.2f} s, max {np.nanmax(t):.2f} s, "
+          f"{np.nanmedian(t / mp):.2f} s per megapixel (images that raised left out)")
 
 
 def _time(rg, anchor, label, truth=None):

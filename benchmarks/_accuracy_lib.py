@@ -217,7 +217,7 @@ class Result:
     rows: list[dict[str, Any]]
     table: list[dict[str, Any]]
     seconds_per_image: float
-    errors: list[str] = field(default_factory=list)  # "case: ErrorType: message" per crash
+    errors: list[str] = field(default_factory=list)  # "case: ErrorType: message" per image that raised
 
 
 def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> Result:

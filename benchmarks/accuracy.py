@@ -72,7 +72,7 @@ def main() -> int:
     print("Refined:")
     print(format_table(result.table))
     for err in result.errors:
-        print(f"  crashed: {err}")
+        print(f"  raised: {err}")
     improved = improvement(base, result, CONDITIONS)
     print("\nVertebrae whose mean point error the refinement lowered:")
     print(format_improvement(improved))

@@ -197,7 +197,7 @@ def harness(n: int, split: str | None = None, families=None) -> None:
           f"one anchor level; {result.seconds_per_image:.2f} s per image")
     print(format_table(result.table))
     for err in result.errors:
-        print(f"  crashed: {err}")
+        print(f"  raised: {err}")
 
 
 def main(argv=None) -> None:

@@ -95,6 +95,8 @@ def run_source(name: str, cases, args) -> tuple[bool, list]:
     result = evaluate(_safe(refinement_method(args.sd)), cases)
     print(f"Refined ({name}):")
     print(format_table(result.table))
+    for err in result.errors:
+        print(f"  raised: {err}")
     improved = improvement(base, result, CONDITIONS)
     print(f"\nVertebrae whose mean point error the refinement lowered ({name}):")
     print(format_improvement(improved))

@@ -139,8 +139,8 @@ def summarise(results) -> None:
     print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
     t = np.array([res["time_s"] for res in results])
     mp = np.array([res["mpx"] for res in results])
-    print(f"time per image             median {np.median(t):.2f} s, max {t.max():.2f} s, "
-          f"{np.median(t / mp):.2f} s per megapixel")
+    print(f"time per image             median {np.nanmedian(t):.2f} s, max {np.nanmax(t):.2f} s, "
+          f"{np.nanmedian(t / mp):.2f} s per megapixel (images that raised left out)")
 
 
 def _time(rg, anchor, label, truth=None):
@@ -201,6 +201,8 @@ def harness(n: int, split: str | None = None, families=None) -> None:
     print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
           f"one anchor level; {result.seconds_per_image:.2f} s per image")
     print(format_table(result.table))
+    for err in result.errors:
+        print(f"  raised: {err}")
 
 
 def ct_source(refine: bool = True) -> None:
@@ -267,8 +269,9 @@ def main(argv=None) -> None:
         kw["appearance"] = fams[i % len(fams)]
         try:
             res = evaluate_case(kw, refine=not args.no_refine)
-        except vm.VcfMeasureError as err:
-            print(f"case {i}: {err}")
+        except Exception as err:  # noqa: BLE001 - a crash (even MemoryError) counts as a miss
+            print(f"case {i} ({kw['appearance'] or 'classic'}): {type(err).__name__}: "
+                  f"{str(err)[:160]}")
             res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],
                    "extra": 0}
         res["family"] = kw["appearance"] or "classic"

@@ -197,7 +197,7 @@ _GRADE_SLOWLY = textwrap.dedent("""
 
 _CLI_SLOWLY = textwrap.dedent("""
     import sys, time
-    import vcfmeasure.batch as b
+    import vcfmeasure.batch._worker as b
     from vcfmeasure.cli import main
     load = b._load_image
     def slowly(*args, **kwargs):

@@ -57,9 +57,10 @@ _LAZY = {
     "refine_landmarks": "vcfmeasure.detect",
     "plot_landmarks": "vcfmeasure.plot",
     "place_landmarks": "vcfmeasure.interactive",
+    "measure_cement": "vcfmeasure.cement",
 }
 _SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli",
-               "tables"}
+               "tables", "cement"}
 
 __all__ = [
     "LEVELS",

@@ -181,7 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Height restoration and kyphosis correction of each "
                                    "patient in a manifest with image, patient and "
                                    "time_point (pre, post, follow_up) columns (optional: "
-                                   "landmarks, treated).")
+                                   "landmarks, treated, procedure such as 'kyphoplasty' "
+                                   "or 'L1=kyphoplasty; L2=implant'). Writes the cement "
+                                   "and leak columns of the post image and, with a "
+                                   "follow-up, new fractures next to the treated levels.")
     p.add_argument("inputs", nargs="+", metavar="MANIFEST", help="manifest CSV file(s)")
     _add_run_options(p, "compare.csv")
     p.set_defaults(func=_cmd_compare)
@@ -207,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Find the vertebral bodies and place six points on each; "
                                    "write one landmark file per image.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--levels", type=_levels, metavar="LIST", help="levels in view")
+    p.add_argument("--levels", type=_levels, metavar="LIST",
+                   help="levels in view (any order), or one anchor for the lowest body")
+    p.add_argument("--spacing", type=_spacing, metavar="MM",
+                   help="mm per pixel, for images without one (JPEG/PNG exports); without "
+                        "it such images are scaled from the body sizes, with a warning")
     p.add_argument("--out", "-o", default=".", metavar="DIR",
                    help="folder for the landmark files (default: current folder)")
     p.add_argument("--format", default="json",
@@ -241,9 +248,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.set_defaults(func=_cmd_info)
+    _add_review_parsers(sub)
     return parser
 
 
+def _add_review_parsers(sub: Any) -> None:
+    """The ``agree`` and ``report`` commands (reader agreement, QC report)."""
+    p = sub.add_parser("agree", epilog=_EPILOG,
+                       help="agreement statistics of two or more readers of the same images",
+                       description="Compare readers (landmark folders, landmark files or "
+                                   "`vcfmeasure grade` CSVs of the same images, matched by "
+                                   "file name and level): Bland-Altman bias and limits, "
+                                   "precision error (RMS SD, CV %%), ICC, Cohen's and "
+                                   "Fleiss' kappa, point distances. See docs/agreement.md.")
+    p.add_argument("readers", nargs="+", metavar="READER",
+                   help="landmark folder, landmark file or grade CSV (two or more)")
+    p.add_argument("--out", "-o", default="agreement.csv", metavar="FILE",
+                   help="statistics CSV (default agreement.csv)")
+    p.add_argument("--names", metavar="LIST",
+                   help="reader names, comma-separated (default: the file or folder names)")
+    p.add_argument("--spacing", type=_spacing, metavar="MM",
+                   help="mm per pixel for landmark readers without a recorded spacing")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="compare only the levels every reader has (default: error)")
+    p.add_argument("--points", metavar="FILE", help="also write the per-point distances here")
+    p.add_argument("--reference", default="radelement", choices=tuple(REFERENCE_STRATEGIES),
+                   help="expected-height strategy for grading landmark readers")
+    p.set_defaults(func=_cmd_agree)
+
+    p = sub.add_parser("report", epilog=_EPILOG,
+                       help="static HTML QC report of a grade CSV",
+                       description="One card per image (overlay thumbnail, level table, "
+                                   "reasons for every flag), filters and counts, failed "
+                                   "inputs with their messages; no server, no network.")
+    p.add_argument("grades", metavar="GRADES", help="output of `vcfmeasure grade` (CSV/Parquet)")
+    p.add_argument("--out", "-o", default="report", metavar="DIR",
+                   help="folder for index.html and images/ (default report)")
+    p.add_argument("--title", help="page title")
+    p.add_argument("--no-thumbnails", action="store_true", help="write the page without overlays")
+    p.add_argument("--no-detect", action="store_true",
+                   help="do not re-detect landmarks to draw overlays of detected rows")
+    p.set_defaults(func=_cmd_report)
 # The library's advice names Python keywords; on the command line the same advice names
 # the options. (pattern, replacement), applied in order to every printed message.
 _CLI_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -435,11 +480,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     failed = 0
     for image in args.images:
         try:
-            radiograph = batch._load_image(image, None, opts)
+            radiograph = batch._load_image(image, args.spacing, opts)
             landmarks = batch._detect(radiograph, opts)
             dest = Path(args.out) / f"{batch._stem(image)}{suffix}"
             dest.parent.mkdir(parents=True, exist_ok=True)
             write_landmarks(landmarks, dest, format=args.format, image=Path(image).name)
+            print(f"{image}: {_detected_summary(landmarks)} -> {dest}")
             print(f"{image}: {_plural(len(landmarks), 'vertebra', 'vertebrae')} "
                   f"({', '.join(landmarks.levels)}) "
                   f"-> {dest}")
@@ -460,6 +506,18 @@ def _label_map_item(text: str) -> tuple[str, Any]:
 
 def _point_order(text: str) -> list[str]:
     return [t.strip() for t in text.split(",")]
+def _detected_summary(landmarks: Any) -> str:
+    """``5 vertebrae (T12?, L1?, ...); level names guessed; flagged for review: L2``."""
+    prov = landmarks.provenance
+    guessed = [lv for lv in landmarks.levels if prov[lv].level_guessed]
+    names = ", ".join(f"{lv}?" if lv in guessed else lv for lv in landmarks.levels)
+    text = f"{len(landmarks)} vertebrae ({names})"
+    if guessed:
+        text += "; level names guessed (?): give --levels to name them"
+    review = [lv for lv in landmarks.levels if prov[lv].needs_review]
+    if review:
+        text += f"; flagged for review, not graded: {', '.join(review)}"
+    return text
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -536,6 +594,50 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(image)
             print("\n".join(_info_lines(meta)))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_agree(args: argparse.Namespace) -> int:
+    from .agreement import compare_readers
+
+    if len(args.readers) < 2:
+        raise _UsageError("agree needs at least two readers")
+    readers: Any = args.readers
+    if args.names:
+        names = [n.strip() for n in args.names.split(",")]
+        if len(names) != len(args.readers) or len(set(names)) != len(names):
+            raise _UsageError(f"--names: give {len(args.readers)} different names, comma-separated")
+        readers = dict(zip(names, args.readers, strict=True))
+    result = compare_readers(readers, spacing=args.spacing, reference=args.reference,
+                             missing="drop" if args.drop_missing else "raise")
+    out = result.to_csv(args.out)
+    if args.points:
+        from ._table import write_atomic
+
+        write_atomic(args.points, result.points.to_csv(index=False))
+    st = result.statistics
+    pair = f"{result.readers[0]} vs {result.readers[1]}"
+    print(f"readers: {', '.join(result.readers)}; {len(result.wide('ha'))} vertebrae matched"
+          + (f", {len(result.unmatched)} unmatched left out" if len(result.unmatched) else ""))
+    for measure in ("ha", "hm", "hp"):
+        rows = st[(st["measure"] == measure) & (st["readers"] == pair)].set_index("statistic")
+        if "bias" in rows.index:
+            unit = rows.loc["bias", "unit"]
+            print(f"  {measure} {pair}: bias {rows.loc['bias', 'value']:+.2f} {unit}, 95 % limits "
+                  f"{rows.loc['loa_low', 'value']:+.2f} to {rows.loc['loa_high', 'value']:+.2f} {unit}")
+    kappa = st[(st["statistic"] == "kappa_linear") & (st["readers"] == pair)]
+    if len(kappa):
+        print(f"  grades {pair}: linear kappa {kappa['value'].iloc[0]:.2f} (n = {kappa['n'].iloc[0]})")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._qc_report import qc_report
+
+    page = qc_report(args.grades, args.out, title=args.title,
+                     thumbnails=not args.no_thumbnails, detect=not args.no_detect)
+    print(f"wrote {page}")
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -327,6 +327,8 @@ class Grades(ResultTable):
             "spacing_source": [self.spacing_source] * n,
             "needs_review": np.isnan(a["grade"]),
             "outside_genant_range": a["outside_genant_range"],
+            "level_guessed": [self.morphometry.landmarks.provenance[lv].level_guessed
+                              for lv in self.levels],
         }
 
 
@@ -371,8 +373,10 @@ def grade(
     Grades
         Records: ``level, grade, deformity, height_loss, reference, reference_levels,
         borderline, reduction_a/m/p, expected_ha/hm/hp, area_reduction, unit,
-        spacing_source, needs_review, outside_genant_range``. Vertebrae whose provenance says ``needs_review``
-        are not graded (grade ``None``, deformity ``"not graded"``).
+        spacing_source, needs_review, outside_genant_range, level_guessed``. Vertebrae
+        whose provenance says ``needs_review`` are not graded (grade ``None``, deformity
+        ``"not graded"``); ``level_guessed`` is True where the level name is a detector's
+        guess.
 
     References
     ----------

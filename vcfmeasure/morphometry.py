@@ -264,6 +264,7 @@ class Morphometry(ResultTable):
             np.nan if prov[lv].confidence is None else prov[lv].confidence for lv in self.levels
         ]
         cols["needs_review"] = [prov[lv].needs_review for lv in self.levels]
+        cols["level_guessed"] = [prov[lv].level_guessed for lv in self.levels]
         return cols
 
 
@@ -302,7 +303,8 @@ def measure(
         endplate of the level below), ``local_kyphosis_gardner`` (level above's superior
         to own inferior endplate), ``local_kyphosis_vertebral`` (the index vertebra's own
         endplate angle, the FREE trial's "kyphotic angulation"), ``area`` (unit², shoelace
-        hexagon), provenance.
+        hexagon), provenance (``provenance, confidence, needs_review, level_guessed``:
+        the last True where the level name is a detector's guess).
 
     Notes
     -----

@@ -39,12 +39,21 @@ class Restoration(ResultTable):
     """
 
     def __init__(self, levels: list[str], columns: dict[str, Any], *, unit: str,
-                 spacing_source: str, warnings_: list[str]) -> None:
+                 spacing_source: str, warnings_: list[str], incident: Any = None) -> None:
         self.levels = tuple(levels)
         self.unit = unit
         self.spacing_source = spacing_source
         self.warnings_ = warnings_
         self._columns = columns
+        #: With ``follow_up`` and known treated levels: the other levels' new fractures
+        #: (:class:`vcfmeasure.procedures.IncidentFractures`), adjacent first; else None.
+        self.incident = incident
+
+    def by_procedure(self) -> list[dict[str, Any]]:
+        """Mean restoration per procedure type (:func:`vcfmeasure.procedures.restoration_by_procedure`)."""
+        from .procedures import restoration_by_procedure
+
+        return restoration_by_procedure(self)
 
     def __repr__(self) -> str:
         return f"<Restoration {len(self.levels)} levels, unit={self.unit}>"
@@ -91,6 +100,7 @@ def compare(
     normal_ratio: float = 0.80,
     max_gap: int = 3,
     min_loss: float = 0.02,
+    procedures: Any = None,
 ) -> Restoration:
     """Height restoration and kyphosis correction between a pre- and a post-operative image.
 
@@ -124,6 +134,10 @@ def compare(
         A pre-operative loss below this fraction of the reference height counts as
         nothing lost (``restored_x`` NaN): a fraction of a loss smaller than the
         measurement precision (docs/reference.md section 6) is noise. Default 0.02 [D].
+    procedures : dict, optional
+        Level -> procedure (``"vertebroplasty"``, ``"kyphoplasty"``, ``"implant"`` or free
+        text): a ``procedure`` column, :meth:`Restoration.by_procedure`, and (without
+        ``treated``) the treated levels.
 
     Returns
     -------
@@ -133,17 +147,22 @@ def compare(
         ``restored_x`` (fraction of lost height regained, NaN when nothing was lost, with
         ``restored_note``); ``reference`` (the strategy), ``reference_levels`` (the
         neighbour levels used, ``"T12+L2"`` or ``"own hp"``), ``reference_source`` (the
-        same in words); ``outside_genant_range``; ``wedge_angle_pre/post/correction``
+        same in words); ``outside_genant_range``; ``level_guessed`` (the level name is a
+        detector's guess in one of the images: warned); ``wedge_angle_pre/post/correction``
         and ``local_kyphosis_pre/post/correction`` (deg, pre - post, + = kyphosis
         reduced); with ``follow_up``: ``hx_fu, loss_x`` ((Hx,post - Hx,fu)/Hx,post),
         ``wedge_angle_fu, angle_loss`` (fu - post), ``local_kyphosis_fu,
-        local_kyphosis_loss``, ``recollapse``.
+        local_kyphosis_loss``, ``recollapse``; with ``procedures``: ``procedure``; with
+        ``follow_up`` and treated levels: ``adjacent_new_fractures`` (";"-joined levels
+        next to this one with a new or worsened fracture) and ``Restoration.incident``,
+        every level's incident fracture, adjacent levels first (docs/cement.md).
 
     Warns
     -----
     PlausibilityWarning
-        When the images' spacing sources or patient positions differ, or a result lies
-        far outside the published magnitudes (:data:`PUBLISHED_LIMITS`).
+        When the images' spacing sources or patient positions differ, a level name was
+        guessed by the detector, or a result lies far outside the published magnitudes
+        (:data:`PUBLISHED_LIMITS`).
 
     References
     ----------
@@ -185,6 +204,11 @@ def compare(
             "patient positions differ (" + ", ".join(f"{n}: {p}" for n, p in positions.items())
             + "); heights and kyphosis change with position (docs/reference.md section 5)"
         )
+    from .procedures import normalize_procedures
+
+    procs = normalize_procedures(procedures)
+    if treated is None and procs:
+        treated = list(procs)
     treated_set = {normalize_level(t) for t in treated} if treated is not None else set()
     missing = treated_set - set(pre.levels) - set(post.levels)
     if missing:
@@ -224,6 +248,7 @@ def compare(
     cols["reference_levels"] = [used_all[i] for i in ipre]
     cols["reference_source"] = [_source_text(reference, used_all[i]) for i in ipre]
     cols["outside_genant_range"] = [lv not in _GENANT for lv in common]
+    cols["level_guessed"] = _guessed(images, common, notes)
     cols["restored_note"] = ["; ".join(n) for n in notes_per_level]
     for col in ("wedge_angle", "local_kyphosis"):
         src = "local_kyphosis_cobb" if col == "local_kyphosis" else col
@@ -246,11 +271,39 @@ def compare(
             cols["angle_loss" if col == "wedge_angle" else "local_kyphosis_loss"] = loss
             collapse |= np.nan_to_num(loss) >= recollapse_angle
         cols["recollapse"] = collapse
+    if procs:
+        cols["procedure"] = [procs.get(lv, "") for lv in common]
+    incident = None
+    if follow_up is not None and treated_set:
+        from .procedures import adjacent_fractures
+
+        incident = adjacent_fractures(post, follow_up, treated=treated_set,
+                                      recollapse_height=recollapse_height)
+        new = [(lv, near) for lv, near, d, f in zip(incident.levels, incident.adjacent_to,
+                                                    incident.distance, incident.new_fracture,
+                                                    strict=True) if f and d == 1]
+        cols["adjacent_new_fractures"] = [";".join(a for a, near in new if near == lv)
+                                          for lv in common]
     _plausibility(cols, pre.unit, notes)
     for note in notes:
         warnings.warn(f"compare: {note}", PlausibilityWarning, stacklevel=2)
     return Restoration(common, cols, unit=pre.unit, spacing_source=pre.spacing_source,
-                       warnings_=notes)
+                       warnings_=notes, incident=incident)
+
+
+def _guessed(images: list[tuple[str, Any]], common: list[str], notes: list[str]) -> list[bool]:
+    """Per compared level, whether its name is a detector's guess in any image (noted)."""
+    out = []
+    for lv in common:
+        where = [n for n, m in images if m.landmarks.provenance[lv].level_guessed]
+        out.append(bool(where))
+        if where:
+            notes.append(
+                f"{lv}: level name guessed by the detector in {', '.join(where)}: the images "
+                "may compare different vertebrae; confirm the levels (detect_landmarks("
+                "levels=...)) before reading the change"
+            )
+    return out
 
 
 def _plausibility(cols: dict[str, Any], unit: str, notes: list[str]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from .._errors import FileFormatError, require
 from ._common import atomic_write, dump_json
 
-__all__ = ["RESULT_FORMATS", "write_results"]
+__all__ = ["RESULT_FORMATS", "write_results", "write_csv_text", "write_parquet"]
 
 #: ``format=`` names and the suffixes that select them when ``format=None``.
 RESULT_FORMATS: dict[str, tuple[str, ...]] = {
@@ -151,20 +151,60 @@ def write_results(obj: Any, path: str | Path, *, format: str | None = None) -> P
     fmt = _format(path, format)
     df, header = _table(obj)
     if fmt == "csv":
-        atomic_write(path, df.to_csv(index=False, lineterminator="\n"))
+        write_csv_text(path, df.to_csv(index=False, lineterminator="\n"))
     elif fmt == "json":
         records = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
         atomic_write(path, dump_json({**header, "records": records}))
     else:
-        import io
-        import json
+        write_parquet(df, path, header=header)
+    return path
 
-        pa = require("pyarrow", extra="parquet", feature="Parquet export")
-        import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(df, preserve_index=False)
+def write_csv_text(path: str | Path, text: str) -> Path:
+    r"""Write CSV text, already rendered, to ``path`` atomically (UTF-8).
+
+    The one place result tables reach the disk as CSV: :func:`write_results` and the batch
+    outputs (:mod:`vcfmeasure.batch`) both come through here.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = write_csv_text(pathlib.Path(tempfile.mkdtemp()) / "t.csv", "level,ha\nL1,25.0\n")
+    >>> out.read_text().splitlines()[1]
+    'L1,25.0'
+    """
+    path = Path(path)
+    atomic_write(path, text)
+    return path
+
+
+def write_parquet(df: Any, path: str | Path, *, header: dict[str, Any] | None = None) -> Path:
+    """Write a DataFrame to Parquet atomically; ``header`` goes in the schema metadata.
+
+    Needs the ``parquet`` extra (pyarrow). The header is stored under the key
+    ``vcfmeasure`` as JSON, beside pandas' own metadata (dtypes read back unchanged).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
+    >>> _ = write_parquet(pd.DataFrame({"level": ["L1"], "ha": [25.0]}), out)
+    >>> pd.read_parquet(out).ha.tolist()
+    [25.0]
+    """
+    import io
+    import json
+
+    pa = require("pyarrow", extra="parquet", feature="Parquet export")
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if header is not None:
         meta = {**(table.schema.metadata or {}), b"vcfmeasure": json.dumps(header).encode()}
-        buffer = io.BytesIO()
-        pq.write_table(table.replace_schema_metadata(meta), buffer)
-        atomic_write(path, buffer.getvalue())
+        table = table.replace_schema_metadata(meta)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    atomic_write(path, buffer.getvalue())
     return path

@@ -130,7 +130,6 @@ def test_inside_genant_range_does_not_warn():
 
 def test_batch_grade_rows_flag_levels_outside_genant_range(tmp_path):
     from tests.fixtures.batch_data import BOX, write_dicom
-
     from vcfmeasure import batch
 
     image = write_dicom(tmp_path / "a.dcm")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..procedures import CEMENT_COLUMNS
+
 if TYPE_CHECKING:
     from ._inputs import Task
 
@@ -43,6 +45,7 @@ GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("provenance", "str"),
     ("confidence", "float"),
     ("needs_review", "bool"),
+    ("level_guessed", "bool"),
     ("warnings", "str"),
     ("error", "str"),
 )
@@ -64,6 +67,7 @@ COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     *((f"restored_{x}", "float") for x in _H),
     ("reference_source", "str"),
     ("restored_note", "str"),
+    ("level_guessed", "bool"),
     ("wedge_angle_pre", "float"),
     ("wedge_angle_post", "float"),
     ("wedge_angle_correction", "float"),
@@ -77,6 +81,9 @@ COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("local_kyphosis_fu", "float"),
     ("local_kyphosis_loss", "float"),
     ("recollapse", "bool"),
+    ("procedure", "str"),
+    ("adjacent_new_fractures", "str"),
+    *CEMENT_COLUMNS,
     ("grade_pre", "int"),
     ("grade_post", "int"),
     ("grade_fu", "int"),

@@ -11,7 +11,7 @@ Pipeline (details in ``docs/detection.md``):
    are filled by interpolation and flagged for review; the side of the posterior
    elements gives the film's facing.
 3. Fine stage (``_fit``): each body's four sides are located to sub-pixel precision and
-   the six points (REFERENCE.md section 1) are read from the fitted sides.
+   the six points (docs/reference.md section 1) are read from the fitted sides.
 4. Levels are named from ``levels=`` (all of them, or one anchor), or guessed from body
    sizes (``level_guessed=True``). Each vertebra gets a confidence; below
    :data:`REVIEW_THRESHOLD` it is flagged ``needs_review`` and :func:`vcfmeasure.grade`
@@ -21,8 +21,9 @@ Pipeline (details in ``docs/detection.md``):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -284,8 +285,13 @@ def detect_landmarks(
     anchor: str = "caudal",
     review_threshold: float = REVIEW_THRESHOLD,
     refine: bool = True,
+    centres: Mapping[str, Any] | None = None,
 ) -> Landmarks:
     """Find every whole vertebral body in a lateral radiograph and place six points on each.
+
+    With ``centres`` (one click per vertebra, ``{"L1": (x, y), ...}``) there is no search:
+    six points are placed on each clicked body by
+    :func:`vcfmeasure.detect.landmarks_from_centres` (``levels`` and ``anchor`` unused).
 
     Parameters
     ----------
@@ -307,6 +313,8 @@ def detect_landmarks(
         Finish with :func:`vcfmeasure.refine_landmarks` (edge snapping with the midway
         rule for double contours); a point it cannot improve keeps the detector's
         position.
+    centres : mapping level -> (x, y), optional
+        One click (pixels) inside the central half of each body: one-click placement.
 
     Returns
     -------
@@ -334,6 +342,10 @@ def detect_landmarks(
     >>> lm.provenance["L1"].method, lm.provenance["L1"].needs_review
     ('detected', False)
     """
+    if centres is not None:
+        from ._oneclick import landmarks_from_centres
+
+        return landmarks_from_centres(radiograph, centres, refine=refine)
     if anchor not in ("caudal", "cranial"):
         raise VcfMeasureError(f"anchor must be 'caudal' or 'cranial', got {anchor!r}")
     if not isinstance(radiograph, Radiograph):

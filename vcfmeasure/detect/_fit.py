@@ -4,7 +4,7 @@ Each side of a vertebral body in a lateral projection is modelled as its corner-
 chord plus a smooth symmetric bump (endplate concavity, wall waist):
 ``offset(t) = a0 + a1 t + c 16 t^2 (1 - t)^2`` for ``t`` in [0, 1] along the chord. The
 corners are the intersections of adjacent chords and the middle points lie on the
-perpendicular bisector of the endplate chord, at the endplate (REFERENCE.md section 1:
+perpendicular bisector of the endplate chord, at the endplate (docs/reference.md section 1:
 corner and mid-endplate points of six-point morphometry).
 
 Edge points come from the steepest brightness change across each side in a resampled

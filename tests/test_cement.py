@@ -165,3 +165,43 @@ def test_generator_cement_detail_validation():
         film({"L1": {"leaks": [("lateral", 2.0)]}})
     with pytest.raises(vm.VcfMeasureError, match="L1: unknown cement_detail key"):
         film({"L1": {"colour": 1}})
+
+
+def test_figures_show_cement_leaks_and_follow_up_fractures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = ["T12", "L1", "L2"]
+    defs = {"L1": ("wedge", 0.4)}
+    pre = make_spine(levels, deformities=defs, **SMALL)
+    post = make_spine(levels, deformities=defs, cement={"L1": 0.6}, **SMALL,
+                      cement_detail={"L1": {"leaks": [("anterior", 4.0), ("posterior", 0.7)]}})
+    fu = make_spine(levels, deformities={**defs, "L2": ("wedge", 0.35)}, cement={"L1": 0.6}, **SMALL)
+    m = [vm.measure(s.landmarks, spacing=s.radiograph) for s in (pre, post, fu)]
+    r = vm.compare(*m[:2], follow_up=m[2], procedures={"L1": "kyphoplasty"})
+    c = measure_cement(post.radiograph, post.landmarks)
+    fig = vm.plot.plot_comparison(pre.radiograph, pre.landmarks, post.radiograph, post.landmarks,
+                                  restoration=r, cement=c)
+    ax = fig.axes[1]
+    texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
+    assert "vcfmeasure:incident:L2" in texts and "adjacent" in texts["vcfmeasure:incident:L2"]
+    assert "SQ 0->2" in texts["vcfmeasure:incident:L2"]
+    leak_texts = sorted(v for k, v in texts.items() if k.startswith("vcfmeasure:leak:L1"))
+    assert any(t.startswith("anterior leak") and t.endswith("mm") for t in leak_texts)
+    assert any("(uncertain)" in t for t in leak_texts)
+    gids = {a.get_gid() for a in ax.get_children()}
+    assert "vcfmeasure:cement:L1" in gids and "vcfmeasure:cement:T12" not in gids
+    plt.close(fig)
+    page = vm.plot.patient_report(post.radiograph, post.landmarks, cement=c, incident=r.incident)
+    assert any(t.get_gid() == "vcfmeasure:incident:L2" for t in page.axes[0].texts)
+    plt.close(page)
+
+
+def test_levels_subset_still_respects_the_other_outlines():
+    s = film({"L1": {"size": 0.6, "leaks": [("inferior_disc", 3.0)]}, "L2": {"size": 0.6}})
+    r = measure_cement(s.radiograph, s.landmarks, levels=["L2"])
+    assert r.levels == ("L2",) and r.leaks == () and list(r.thresholds) == ["L2"]
+    r = measure_cement(s.radiograph, s.landmarks, levels=["L1"])
+    assert [(k.level, k.kind) for k in r.leaks] == [("L1", "inferior_disc")]

@@ -71,7 +71,10 @@ def _split_warnings(text: str) -> list[str]:
 
 
 def _warning_kind(message: str) -> str:
-    return "plausibility" if message.startswith("PlausibilityWarning") else "warning"
+    if message.startswith("PlausibilityWarning"):
+        return "plausibility"
+    # grade's warning for levels outside T4-L4 is the outside-Genant flag, not another warning
+    return "outside-genant" if message.startswith("DomainWarning") else "warning"
 
 
 def _level_reasons(row: Mapping[str, Any]) -> list[tuple[str, str]]:

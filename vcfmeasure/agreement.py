@@ -997,30 +997,34 @@ def _point_table(result: ReaderAgreement):
     v = result.values
     if v["xy"].isna().any():
         return pd.DataFrame(columns=cols)
-    rows = []
+    parts = []
+    npt = len(POINT_NAMES)
     for a, b in result.pairs():
         va = v[v["reader"] == a].reset_index(drop=True)
         vb = v[v["reader"] == b].reset_index(drop=True)
+        sp_a = va[["spacing_row_mm", "spacing_col_mm"]].to_numpy(float)
+        sp_b = vb[["spacing_row_mm", "spacing_col_mm"]].to_numpy(float)
+        same = np.isclose(sp_a, sp_b, rtol=1e-6, atol=0) | (np.isnan(sp_a) & np.isnan(sp_b))
+        if not same.all():
+            i = int(np.argmin(same.all(axis=1)))
+            raise AgreementError(
+                f"{va.at[i, 'image']} {va.at[i, 'level']}: readers {a!r} and {b!r} use different "
+                f"pixel spacings {tuple(sp_a[i])} and {tuple(sp_b[i])} mm; point distances need one"
+            )
         xa, xb = np.stack(va["xy"].to_list()), np.stack(vb["xy"].to_list())
-        for i in range(len(va)):
-            sp_a = (va.at[i, "spacing_row_mm"], va.at[i, "spacing_col_mm"])
-            sp_b = (vb.at[i, "spacing_row_mm"], vb.at[i, "spacing_col_mm"])
-            if not np.allclose(sp_a, sp_b, equal_nan=True, rtol=1e-6):
-                raise AgreementError(
-                    f"{va.at[i, 'image']} {va.at[i, 'level']}: readers {a!r} and {b!r} use different "
-                    f"pixel spacings {sp_a} and {sp_b} mm; point distances need one"
-                )
-        sp = va[["spacing_row_mm", "spacing_col_mm"]].to_numpy(float)
-        scale = np.where(np.isfinite(sp), sp, 1.0)
-        d = (xa - xb) * scale[:, None, ::-1]
-        dist = np.hypot(d[..., 0], d[..., 1])
-        unit = np.where(np.isfinite(sp[:, 0]), "mm", "px")
-        for i in range(len(va)):
-            for j, p in enumerate(POINT_NAMES):
-                rows.append({"image": va.at[i, "image"], "level": va.at[i, "level"], "point": p,
-                             "readers": f"{a} vs {b}", "distance": float(dist[i, j]),
-                             "unit": str(unit[i]), "spacing_source": va.at[i, "spacing_source"]})
-    return pd.DataFrame(rows, columns=cols)
+        known = np.isfinite(sp_a[:, 0])
+        scale = np.where(np.isfinite(sp_a), sp_a, 1.0)[:, None, ::-1]  # (col, row) for (x, y)
+        dist = np.hypot(*np.moveaxis((xa - xb) * scale, -1, 0))
+        parts.append(pd.DataFrame({
+            "image": np.repeat(va["image"].to_numpy(), npt),
+            "level": np.repeat(va["level"].to_numpy(), npt),
+            "point": np.tile(POINT_NAMES, len(va)),
+            "readers": f"{a} vs {b}",
+            "distance": dist.ravel(),
+            "unit": np.repeat(np.where(known, "mm", "px"), npt),
+            "spacing_source": np.repeat(va["spacing_source"].to_numpy(), npt),
+        }, columns=cols))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _statistics(result: ReaderAgreement) -> list[dict[str, Any]]:

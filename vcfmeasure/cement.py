@@ -251,8 +251,8 @@ def measure_cement(
     masks: dict[str, Any] = {}
     thresholds: dict[str, float] = {}
     cemented: dict[str, tuple] = {}
-    # pass 1: threshold and cement per level
-    for lv in todo:
+    # pass 1: threshold and cement at every level (the others bound this level's leaks)
+    for lv in landmarks.levels:
         i = index[lv]
         pad = margin_mm * mm[i]
         lo = np.floor((poly_u[i].min(axis=0) - pad) / scale).astype(int)
@@ -280,7 +280,8 @@ def measure_cement(
                 if ext >= implant_mm * mm[i]:
                     implant[sl] |= part
         inner = bright & inside & ~implant
-        thresholds[lv] = float(thr) if present else float("nan")
+        if lv in todo:
+            thresholds[lv] = float(thr) if present else float("nan")
         cemented[lv] = (r0, c0, crop, dist, edge, inside, bright, inner, implant, present, thr,
                         bone, level_c, gx, gy)
     # pass 2: measurements and leaks (a leak goes to the nearest cemented outline)
@@ -310,7 +311,7 @@ def measure_cement(
         spill = 0.0
         leaked = np.zeros(inside.shape, bool)
         if present:
-            others = [lv2 for lv2 in todo if lv2 != lv]
+            others = [lv2 for lv2 in landmarks.levels if lv2 != lv]
             cand = bright & ~inside
             other_d = []
             for lv2 in others:

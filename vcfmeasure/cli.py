@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import signal
 import sys
 import warnings
@@ -288,15 +289,61 @@ def _add_review_parsers(sub: Any) -> None:
     p.add_argument("--no-detect", action="store_true",
                    help="do not re-detect landmarks to draw overlays of detected rows")
     p.set_defaults(func=_cmd_report)
+# The library's advice names Python keywords; on the command line the same advice names
+# the options. (pattern, replacement), applied in order to every printed message.
+_CLI_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement) for pattern, replacement in (
+        (r"\.json or \.parquet, or pass format=", ".json or .parquet"),
+        (r"from the name; pass format=", "from the name; give --to FORMAT"),
+        (r"pass format=", "give --from FORMAT"),
+        (r"; pass spacing= to write_landmarks for true mm", ""),
+        (r"pass spacing=\((\S+), (\S+)\)", r"give --spacing \1,\2"),
+        (r"(?:pass|give|measure with) spacing=(?: \([^)]*\))?(?: or calibrate_spacing\(\) with a "
+         r"known length)?", "give --spacing MM"),
+        (r"give levels= to name them", "give --levels to name them"),
+        (r"give anchor='cranial'/'caudal'", "give every level in view with --levels"),
+        (r"pass landmarks=FOLDER or FILE", "give --landmarks FOLDER or FILE"),
+        (r"or detect=True", "or --detect"),
+        (r"choose one with image=NAME or read them all with read_landmarks_all",
+         "choose one with --image NAME"),
+        (r", or pass allow_incomplete=True to read the complete vertebrae only", ""),
+        (r"Pass label_map= \(and point_order= for polygons\), or --map / --point-order on "
+         r"the command line", "Give --map (and --point-order for polygons)"),
+    ))
+
+
+def _cli_words(message: str) -> str:
+    """A library message in command-line terms (``--spacing``, not ``spacing=``).
+
+    Examples
+    --------
+    >>> _cli_words("a.png: unknown size; pass spacing= or calibrate_spacing() with a known length")
+    'a.png: unknown size; give --spacing MM'
+    """
+    for pattern, replacement in _CLI_WORDS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 image"``, ``"2 images"``; ``plural`` for irregular words (``vertebrae``).
+
+    Examples
+    --------
+    >>> _plural(1, "patient"), _plural(3, "vertebra", "vertebrae")
+    ('1 patient', '3 vertebrae')
+    """
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def _err(message: str) -> None:
-    print(f"vcfmeasure: error: {message}", file=sys.stderr)
+    print(f"vcfmeasure: error: {_cli_words(message)}", file=sys.stderr)
 
 
 def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
     """Print a warning as one readable line (batch commands record them in the rows)."""
-    print(f"vcfmeasure: warning: {category.__name__}: {message}", file=sys.stderr)
+    print(f"vcfmeasure: warning: {category.__name__}: {_cli_words(str(message))}",
+          file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -358,8 +405,7 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     if out == "-":
         sys.stdout.write(summary.output)
     done = summary.n_tasks - summary.n_skipped
-    unit = "images" if kind == "grade" else "patients"
-    parts = [f"{kind}: {summary.n_tasks} {unit}"]
+    parts = [f"{kind}: {_plural(summary.n_tasks, 'image' if kind == 'grade' else 'patient')}"]
     if summary.n_skipped:
         parts.append(f"{summary.n_skipped} already done (resume)")
     if summary.failed:
@@ -413,7 +459,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     from .tables import results_table
 
     frame = results_table(morph, grade(morph, reference=args.reference))
-    print(f"{path}: {len(frame)} vertebrae, unit {morph.unit}, spacing from "
+    print(f"{path}: {_plural(len(frame), 'vertebra', 'vertebrae')}, unit {morph.unit}, spacing from "
           f"{morph.spacing_source}")
     _print_table(frame, _TABLE_COLUMNS)
     if args.out:
@@ -440,6 +486,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             dest.parent.mkdir(parents=True, exist_ok=True)
             write_landmarks(landmarks, dest, format=args.format, image=Path(image).name)
             print(f"{image}: {_detected_summary(landmarks)} -> {dest}")
+            print(f"{image}: {_plural(len(landmarks), 'vertebra', 'vertebrae')} "
+                  f"({', '.join(landmarks.levels)}) "
+                  f"-> {dest}")
         except VcfMeasureError as exc:
             failed += 1
             _err(str(exc))
@@ -491,7 +540,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     write_landmarks(data, args.dest, format=args.to_format)
     n = 1 if not isinstance(data, dict) else len(data)
-    print(f"{args.source} -> {args.dest} ({n} image{'s' if n != 1 else ''})")
+    print(f"{args.source} -> {args.dest} ({_plural(n, 'image')})")
     return EXIT_OK
 
 
@@ -503,7 +552,20 @@ def _info_lines(meta: dict[str, Any]) -> list[str]:
             "estimated_radiographic_magnification_factor", "manufacturer", "warnings")
     shown = [k for k in keys if meta.get(k) not in (None, "", [], ())]
     width = max((len(k) for k in shown), default=0)
-    return [f"  {k:<{width}}  {meta[k]}" for k in shown]
+    return [f"  {k:<{width}}  {_spacing_text(meta[k]) if k == 'spacing' else meta[k]}"
+            for k in shown]
+
+
+def _spacing_text(spacing: Any) -> str:
+    """``(row_mm, col_mm)`` to 4 significant digits, e.g. ``0.1304 x 0.1304 mm (row x col)``.
+
+    Examples
+    --------
+    >>> _spacing_text((0.13043478260869565, 0.13043478260869565))
+    '0.1304 x 0.1304 mm (row x column)'
+    """
+    row, col = (float(v) for v in spacing)
+    return f"{row:.4g} x {col:.4g} mm (row x column)"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

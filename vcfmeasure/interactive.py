@@ -9,16 +9,18 @@ stay thin, so everything can be driven (and tested) without a display.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from ._errors import LandmarkError, VcfMeasureError
+from ._errors import LandmarkError, VcfMeasureError, VcfMeasureWarning
 from .landmarks import Landmarks, Provenance
 from .levels import LEVELS, POINT_NAMES, normalize_level
 
-__all__ = ["PlacementModel", "LandmarkEditor", "place_landmarks", "POINT_DESCRIPTIONS"]
+__all__ = ["PlacementModel", "LandmarkEditor", "place_landmarks", "POINT_DESCRIPTIONS",
+           "InteractiveBackendWarning"]
 
 #: What each point is, for the guidance shown in the editor's title.
 POINT_DESCRIPTIONS: dict[str, str] = {
@@ -399,8 +401,18 @@ class LandmarkEditor:
         self._dragging = False
         self._background: Any = None
         self.message = ""
-        if "inline" in matplotlib.get_backend():
-            self.message = "static inline figure: run %matplotlib widget (ipympl) to click"
+        backend = str(matplotlib.get_backend())
+        if _static_backend(backend):
+            self.message = "static figure: run %matplotlib widget (ipympl) to click"
+            warnings.warn(
+                f"place_landmarks: the matplotlib backend {backend!r} draws static figures, "
+                "so clicks will not reach the editor. In Jupyter, install the notebook extra "
+                "(pip install 'vcfmeasure[notebook]') and run %matplotlib widget before "
+                "place_landmarks; in a script, use an interactive backend (e.g. "
+                "MPLBACKEND=TkAgg or QtAgg). Placing from code (editor.place(x, y)) works "
+                "everywhere.",
+                InteractiveBackendWarning, stacklevel=3,
+            )
         canvas = self.figure.canvas
         self._cids = [
             canvas.mpl_connect("button_press_event", self._on_press),
@@ -751,6 +763,19 @@ class LandmarkEditor:
                 f"levels complete, {where}>")
 
 
+class InteractiveBackendWarning(VcfMeasureWarning):
+    """The editor was opened on a backend that cannot deliver clicks."""
+
+
+_STATIC_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+def _static_backend(name: str) -> bool:
+    """Whether a matplotlib backend only renders (Agg, files, Jupyter's inline images)."""
+    low = name.lower()
+    return low in _STATIC_BACKENDS or "inline" in low
+
+
 def place_landmarks(
     radiograph: Any,
     levels: str | Iterable[str],
@@ -813,10 +838,20 @@ def place_landmarks(
         ``.save(path)`` / ``.load(path)`` through :func:`vcfmeasure.write_landmarks` /
         :func:`vcfmeasure.read_landmarks`.
 
+    Warns
+    -----
+    InteractiveBackendWarning
+        When matplotlib's backend only draws static images (Agg, inline), saying how to
+        enable clicking.
+
     Examples
     --------
-    >>> import numpy as np, vcfmeasure as vm
-    >>> editor = vm.place_landmarks(np.zeros((60, 60)), ["L1"])
+    Headless, as here, it warns that clicks need an interactive backend; ``place`` works:
+
+    >>> import numpy as np, warnings, vcfmeasure as vm
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", vm.VcfMeasureWarning)
+    ...     editor = vm.place_landmarks(np.zeros((60, 60)), ["L1"])
     >>> editor.ax.get_title().splitlines()[0]
     'Click L1 sp (superior endplate, posterior corner) - point 1/6, level 1/1'
     >>> for xy in [(10, 10), (30, 10), (50, 10), (50, 40), (30, 40), (10, 40)]:

@@ -414,7 +414,7 @@ def deflate(c: Corpus) -> None:
     for mb in (256, 1024):
         n = mb << 20
         bomb_head = struct.pack("<HH2sHI", 0x0009, 0x1010, b"OB", 0, n)
-        split = body.index(b"\x28\x00")  # before group 0x0028: a private element in order
+        split = body.index(b"\x28\x00\x02\x00US")  # a private element before group 0x0028
         data = meta + deflated(body[:split] + bomb_head, n, body[split:])
         for op in ("load_image", "read_metadata"):
             c.add("deflate", f"bomb-{mb}M-{op}", op, c.file(f"deflate/bomb{mb}.dcm", data),
@@ -425,7 +425,7 @@ def deflate(c: Corpus) -> None:
 
 def sequence(c: Corpus) -> None:
     good = _bytes(_dataset(_pixels()))
-    split = good.index(b"\x28\x00", 132 + 12 + 100)
+    split = good.index(b"\x28\x00\x02\x00US")  # at the element (0028,0002)
     empty_item = b"\xfe\xff\x00\xe0\x00\x00\x00\x00"
     seq_head = struct.pack("<HH2sHI", 0x0009, 0x1020, b"SQ", 0, 0xFFFFFFFF)
     seq_end = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"

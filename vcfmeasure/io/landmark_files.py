@@ -358,7 +358,7 @@ def write_landmarks(
     >>> import numpy as np, tempfile, pathlib
     >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10.5]])
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "spine.mrk.json"
-    >>> write_landmarks(Landmarks({"L1": box}), out)
+    >>> write_landmarks(Landmarks({"L1": box}), out, spacing=(1.0, 1.0))
     >>> read_landmarks(out)["L1"][5].tolist()
     [0.0, 10.5]
     """

@@ -45,7 +45,7 @@ _GRADE_CUTS = (0.20, 0.25, 0.40)
 
 
 def heights(points: np.ndarray) -> np.ndarray:
-    """``(Ha, Hm, Hp)`` of six points ``(6, d)`` (Euclidean, REFERENCE.md section 1)."""
+    """``(Ha, Hm, Hp)`` of six points ``(6, d)`` (Euclidean, docs/reference.md section 1)."""
     p = np.asarray(points, float)
     return np.array([np.linalg.norm(p[2] - p[3]), np.linalg.norm(p[1] - p[4]),
                      np.linalg.norm(p[0] - p[5])])

@@ -5,7 +5,7 @@ order (axis 0 towards the patient's right, axis 1 anterior, axis 2 superior: nib
 RAS+ "closest canonical" orientation), the voxel size, and, computed once on first use,
 each whole vertebra's signed distance field and six-point truth in 3-D (mm).
 
-Truth (REFERENCE.md section 1) comes from the body's mid-sagittal outline: the vertebra
+Truth (docs/reference.md section 1) comes from the body's mid-sagittal outline: the vertebra
 mask's signed distance field (negative inside) is taken over a slab of
 ``2 * MID_SLAB_MM`` around the vertebra's left-right centre (union of the slab: minimum
 of the field), interpolated linearly along the 2.5 mm slice axis onto a fine grid, and

@@ -3,10 +3,15 @@
 Method (per vertebra; by default two wide passes, then one narrow pass around the result;
 ``docs/refinement.md`` has the details and the benchmark):
 
-1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. Each of the four
-   sides of the body (superior endplate, anterior wall, inferior endplate, posterior wall)
-   is sampled by intensity profiles perpendicular to the side's chord, across a window of
-   ``+-search`` around the current outline.
+0. Vertebrae that cannot be refined (an implausible or collapsed outline, off the image,
+   larger than it) keep their points exactly, flagged; every window is capped.
+1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. The film's edge
+   blur is measured across the walls (the half-maximum width of the steepest fall); the
+   scale of the edge tests below and the profile smoothing grow with it, so soft
+   (2-3 mm) edges are found like crisp ones. Each of the four sides of the body (superior
+   endplate, anterior wall, inferior endplate, posterior wall) is sampled by intensity
+   profiles perpendicular to the side's chord, across a window of ``+-search`` around the
+   current outline.
 2. Edge candidates on a profile are local maxima of the outward fall of brightness whose
    outer side falls to the darkest level just beyond (a disc, soft tissue) and whose inner
    side stays bright (not the far cortex of the next body). Candidates far brighter than
@@ -24,7 +29,8 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
    the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
 5. A point whose fit rests on too few or too faint edges, or that would move further than
    the search radius, keeps its input position; its confidence is 0 and the vertebra is
-   flagged ``needs_review``.
+   flagged ``needs_review``. So does a point that would move to where the image shows
+   less than half the edge strength of where it was (soft tissue, not an edge).
 """
 
 from __future__ import annotations

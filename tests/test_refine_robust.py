@@ -44,13 +44,15 @@ def test_edge_blur_is_measured():
 
 def test_a_point_moved_off_the_edge_goes_back():
     img = np.zeros((120, 120), np.float32)
-    img[:, :60] = 100.0  # a vertical edge at x = 59.5
-    box = np.array([[20, 20], [40, 20], [59.5, 20], [59.5, 80], [40, 80], [20, 80]], float)
-    xy0 = box[None].copy()
-    xy = xy0.copy()
-    xy[0, 2] = (95.0, 20.0)  # sa moved far into the flat "soft tissue"
-    xy[0, 3] = (59.5, 84.0)  # ia moved along the edge: still on it
+    img[20:81, 20:61] = 100.0  # a bright body, x 19.5-60.5, y 19.5-80.5
+    box = np.array([[19.5, 19.5], [40, 19.5], [60.5, 19.5], [60.5, 80.5], [40, 80.5],
+                    [19.5, 80.5]], float)
+    xy0 = box[None] + 1.0  # clicks 1 px off
+    xy = box[None].copy()  # refined onto the edges...
+    xy[0, 2] = (100.0, 19.5)  # ...but sa far into the flat "soft tissue"
+    xy[0, 3] = (60.5, 70.0)  # ia further along its wall: still on an edge
     conf = np.full((1, 6), 0.9)
     out, c = _keep_edges(img, xy0, xy, conf, 2.0)
     assert np.array_equal(out[0, 2], xy0[0, 2]) and c[0, 2] == 0.0
     assert np.array_equal(out[0, 3], xy[0, 3]) and c[0, 3] == 0.9
+    assert np.array_equal(out[0, [0, 1, 4, 5]], xy[0, [0, 1, 4, 5]])

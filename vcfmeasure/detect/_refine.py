@@ -30,7 +30,7 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
 5. A point whose fit rests on too few or too faint edges, or that would move further than
    the search radius, keeps its input position; its confidence is 0 and the vertebra is
    flagged ``needs_review``. So does a point that would move to where the image shows
-   less than half the edge strength of where it was (soft tissue, not an edge).
+   less than a quarter of its body's typical edge strength (soft tissue, not an edge).
 """
 
 from __future__ import annotations
@@ -785,9 +785,9 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
     return xy + corner, conf, notes
 
 
-#: A refined point must show at least this fraction of the edge strength at its input
-#: position (and of its body's typical edge strength), or it keeps its input position.
-KEEP_EDGE_FRACTION = 0.5
+#: A refined point must show at least this fraction of its body's typical edge strength
+#: (the median over its six refined points), or it keeps its input position.
+KEEP_EDGE_FRACTION = 0.25
 
 
 def _keep_edges(img, xy0, xy, conf, scale):
@@ -795,9 +795,9 @@ def _keep_edges(img, xy0, xy, conf, scale):
 
     The edge strength at a point is the gradient magnitude of the image smoothed at
     ``scale`` px (wide enough that a point midway on a double contour still sits on an
-    edge). A moved point whose strength is below :data:`KEEP_EDGE_FRACTION` of that at
-    its input position, or of the median over its body's six input points, keeps its
-    input position with confidence 0.
+    edge). A moved point whose strength is below :data:`KEEP_EDGE_FRACTION` of the median
+    over its body's six refined points (the edges the others found) keeps its input
+    position with confidence 0.
     """
     from scipy import ndimage
 
@@ -810,11 +810,10 @@ def _keep_edges(img, xy0, xy, conf, scale):
         v = ndimage.map_coordinates(mag, [flat[:, 1], flat[:, 0]], order=1, mode="nearest")
         return v.reshape(p.shape[:-1])
 
-    before, after = at(xy0), at(xy)
-    body = np.median(before, axis=1, keepdims=True)
+    after = at(xy)
+    body = np.median(after, axis=1, keepdims=True)
     moved = (xy != xy0).any(axis=2)
-    weak = moved & ((after < KEEP_EDGE_FRACTION * before)
-                    | (after < KEEP_EDGE_FRACTION * body))
+    weak = moved & (after < KEEP_EDGE_FRACTION * body)
     xy = np.where(weak[..., None], xy0, xy)
     conf = np.where(weak, 0.0, conf)
     for v in np.flatnonzero(weak.any(axis=1)):

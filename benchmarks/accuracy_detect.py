@@ -3,6 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/accuracy_detect.py [--cases 60] [--seed 500000] [--speed]
+        [--split eval | --families A B ...]
 
 Draws ``--cases`` scenes with :func:`detect_cases.random_case` (seeds 500000+, disjoint
 from training and tests), detects with one anchor level (the truth name of the caudal-most
@@ -18,6 +19,9 @@ whole body) and reports:
 - Genant grade agreement: ``vm.grade`` on the detected points vs on the exact points
   (both with the default reference), over matched, unflagged vertebrae;
 - time per image and per megapixel; ``--speed`` times a 3000 x 2500 image on one core.
+
+``--split eval`` draws case ``i`` in the held-out appearance family
+``EVAL_FAMILIES[i % 4]`` (``--families`` names others) and adds the summary per family.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from detect_cases import random_case  # noqa: E402
 import vcfmeasure as vm  # noqa: E402
 from vcfmeasure.detect import detect_landmarks  # noqa: E402
 from vcfmeasure.radiograph import Radiograph  # noqa: E402
-from vcfmeasure.synthetic import make_spine  # noqa: E402
+from vcfmeasure.synthetic import EVAL_FAMILIES, make_spine  # noqa: E402
 
 
 def _grades(lm, spacing):
@@ -54,7 +58,7 @@ def _grades(lm, spacing):
 def evaluate_case(kw: dict, refine: bool = True) -> dict:
     spine = make_spine(**kw)
     rg = spine.radiograph
-    sp = rg.spacing[0]
+    sp = spine.params["spacing_mm"]  # true, also where the film reports none (exports)
     truth = spine.landmarks
     t0 = time.perf_counter()
     det = detect_landmarks(rg, levels=truth.levels[-1], refine=refine)
@@ -174,7 +178,7 @@ def speed() -> None:
     _time(big, "L3", "same, widened to 2500 columns with soft tissue", spine.landmarks)
 
 
-def harness(n: int) -> None:
+def harness(n: int, split: str | None = None, families=None) -> None:
     """Detection on the shared accuracy set (``benchmarks/_accuracy_lib.py``, seeds 100000+).
 
     The anchor is the truth name of the lowest whole body; the harness matches levels by
@@ -186,7 +190,7 @@ def harness(n: int) -> None:
     def detection(case):
         return detect_landmarks(case.spine.radiograph, levels=case.levels[-1])
 
-    cases = make_cases(n)
+    cases = make_cases(n, split=split, families=families)
     result = evaluate(detection, cases)
     n_vert = sum(len(c.levels) for c in cases)
     print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
@@ -203,17 +207,24 @@ def main(argv=None) -> None:
     ap.add_argument("--no-refine", action="store_true", help="skip refine_landmarks")
     ap.add_argument("--harness", type=int, default=0, metavar="N",
                     help="also score N images of the shared accuracy set (benchmarks/accuracy.py)")
+    ap.add_argument("--split", choices=("eval",), help="the held-out appearance families")
+    ap.add_argument("--families", nargs="+", help="these appearance families instead")
     args = ap.parse_args(argv)
+    if args.split and args.seed < 100_000:
+        ap.error("evaluation seeds start at 100000")
+    fams = list(EVAL_FAMILIES) if args.split else args.families or [None]
     rng = np.random.default_rng(args.seed)
     results = []
     for i in range(args.cases):
         kw = random_case(rng)
+        kw["appearance"] = fams[i % len(fams)]
         try:
             res = evaluate_case(kw, refine=not args.no_refine)
         except vm.VcfMeasureError as err:
             print(f"case {i}: {err}")
             res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],
                    "extra": 0}
+        res["family"] = kw["appearance"] or "classic"
         if args.verbose:
             bad = [(r["level"], r["named"], round(float(np.max(r["err_mm"])), 2), r["flagged"])
                    for r in res["matched"]]
@@ -222,8 +233,12 @@ def main(argv=None) -> None:
         results.append(res)
     if results:
         summarise(results)
+    if len(fams) > 1 or fams[0] is not None:
+        for fam in dict.fromkeys(res["family"] for res in results):
+            print(f"\n--- appearance family {fam}")
+            summarise([res for res in results if res["family"] == fam])
     if args.harness:
-        harness(args.harness)
+        harness(args.harness, args.split, args.families)
     if args.speed:
         speed()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..procedures import CEMENT_COLUMNS
+
 if TYPE_CHECKING:
     from ._inputs import Task
 
@@ -79,6 +81,9 @@ COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("local_kyphosis_fu", "float"),
     ("local_kyphosis_loss", "float"),
     ("recollapse", "bool"),
+    ("procedure", "str"),
+    ("adjacent_new_fractures", "str"),
+    *CEMENT_COLUMNS,
     ("grade_pre", "int"),
     ("grade_post", "int"),
     ("grade_fu", "int"),

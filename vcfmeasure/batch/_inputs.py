@@ -45,6 +45,9 @@ class Task:
         Manifest ``treated`` column (compare): levels separated by spaces, commas or ``;``.
     spacing : str
         Manifest ``spacing`` column: mm per pixel overriding the file ("" = from the file).
+    procedure : str
+        Manifest ``procedure`` column (compare): ``kyphoplasty`` for every treated level,
+        or ``L1=kyphoplasty; L2=vertebroplasty`` (:func:`vcfmeasure.procedures.parse_procedures`).
     note : str
         Why no landmark file was matched, or a problem found while collecting.
     members : tuple of Task
@@ -57,6 +60,7 @@ class Task:
     time_point: str = ""
     treated: str = ""
     spacing: str = ""
+    procedure: str = ""
     note: str = ""
     members: tuple[Task, ...] = field(default=())
 
@@ -123,7 +127,8 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
 
     Columns (header names, any order; only ``image`` is required): ``image``,
     ``landmarks``, ``patient``, ``time_point`` (``pre``, ``post``, ``follow_up``),
-    ``treated`` (levels), ``spacing`` (mm per pixel). Relative paths are relative to the
+    ``treated`` (levels), ``spacing`` (mm per pixel), ``procedure`` (e.g. ``kyphoplasty``
+    or ``L1=kyphoplasty; L2=implant``). Relative paths are relative to the
     manifest's folder.
 
     Parameters
@@ -160,7 +165,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
         raise FileFormatError(
             f"{path}: a manifest needs an 'image' column (header: "
             f"{', '.join(reader.fieldnames or []) or 'empty'}); optional columns: landmarks, "
-            "patient, time_point, treated, spacing"
+            "patient, time_point, treated, spacing, procedure"
         )
 
     def cell(row: Mapping[str, Any], name: str) -> str:
@@ -182,6 +187,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
             time_point=cell(row, "time_point"),
             treated=cell(row, "treated"),
             spacing=cell(row, "spacing"),
+            procedure=cell(row, "procedure"),
         ))
     return tasks
 
@@ -399,7 +405,8 @@ def group_patients(tasks: Sequence[Task]) -> list[Task]:
         order = {"pre": 0, "post": 1, "follow_up": 2}
         normalised.sort(key=lambda m: order[m.time_point])
         treated = next((m.treated for m in normalised if m.treated), "")
+        procedure = next((m.procedure for m in normalised if m.procedure), "")
         note = f"patient {patient or '(empty)'}: " + "; ".join(notes) if notes else ""
         out.append(Task(image="", patient=patient, treated=treated, note=note,
-                        members=tuple(normalised)))
+                        members=tuple(normalised), procedure=procedure))
     return out

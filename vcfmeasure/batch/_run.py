@@ -178,7 +178,7 @@ def grade_many(
 
     Notes
     -----
-    Spacing, grades and references follow REFERENCE.md sections 2 and 7 through
+    Spacing, grades and references follow docs/reference.md sections 2 and 7 through
     :func:`vcfmeasure.load_image`, :func:`vcfmeasure.measure` and :func:`vcfmeasure.grade`.
 
     Examples
@@ -251,7 +251,7 @@ def compare_many(
 
     References
     ----------
-    REFERENCE.md section 5 (restoration, kyphosis correction, re-collapse).
+    docs/reference.md section 5 (restoration, kyphosis correction, re-collapse).
 
     Examples
     --------
@@ -287,7 +287,8 @@ def merge_outputs(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLik
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> head = ",".join(name for name, _ in GRADE_COLUMNS) + "\n"
     >>> def rows(*images):
-    ...     return "".join(f"{im},,,,,,,L{k}" + "," * 28 + "\n" for im in images for k in (1, 2))
+    ...     tail = "," * (len(GRADE_COLUMNS) - 8)
+    ...     return "".join(f"{im},,,,,,,L{k}{tail}\n" for im in images for k in (1, 2))
     >>> _ = (d / "s1.csv").write_text(head + rows("a", "c"))
     >>> _ = (d / "s2.csv").write_text(head + rows("b"))
     >>> text = merge_outputs([d / "s1.csv", d / "s2.csv"], d / "all.csv").read_text()

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._errors import FileFormatError, LandmarkError, VcfMeasureError
+from .._errors import FileFormatError, LandmarkError, VcfMeasureError, VcfMeasureWarning
+from ..procedures import CEMENT_COLUMNS, parse_procedures
 from ._columns import COMPARE_COLUMNS, GRADE_COLUMNS, _key_fields
 from ._csv import _render
 from ._inputs import Task, _stem
@@ -178,6 +179,16 @@ def _treated_levels(text: str) -> list[str] | None:
     return parts or None
 
 
+def _cement_columns(task: Task, morph: Any, levels: Any, opts: _Options) -> dict[str, dict]:
+    """Cement and leak columns of the post image's reported levels (pixels loaded here)."""
+    from ..cement import measure_cement
+
+    radiograph = _load_image(task.image, _spacing_arg(task, opts), opts, pixels=True)
+    report = measure_cement(radiograph, morph.landmarks, levels=levels)
+    names = [n for n, _ in CEMENT_COLUMNS]
+    return {rec["level"]: {n: rec[n] for n in names} for rec in report.to_records()}
+
+
 def _compare_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
     """Rows of one patient's pre/post(/follow-up) comparison; never raises an Exception."""
     from ..grading import grade
@@ -197,8 +208,15 @@ def _compare_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
                 raise VcfMeasureError(task.note)
             morphs = {tp: _measure_task(t, opts)[0] for tp, t in by_time.items()}
             treated = _treated_levels(task.treated)
+            procs = parse_procedures(task.procedure, treated)
             result = compare(morphs["pre"], morphs["post"], follow_up=morphs.get("follow_up"),
-                             treated=treated)
+                             treated=treated, procedures=procs)
+            try:
+                cement = _cement_columns(by_time["post"], morphs["post"], result.levels, opts)
+            except VcfMeasureError as exc:
+                cement = {}
+                warnings.warn(f"{by_time['post'].image}: cement not measured ({exc})",
+                              VcfMeasureWarning, stacklevel=1)
             grades = {tp: dict(zip(m.levels, grade(m, reference=opts.reference).grade,
                                    strict=True)) for tp, m in morphs.items()}
         except Exception as exc:  # noqa: BLE001 - isolation
@@ -208,7 +226,9 @@ def _compare_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
     rows = []
     for rec in result.to_records():
         level = rec["level"]
-        row = {**base, **rec}
+        row = {**base, **rec, **cement.get(level, {})}
+        if treated is None and procs:
+            treated = list(procs)
         row["treated"] = None if treated is None else level in {t.upper() for t in treated}
         for tp, col in (("pre", "grade_pre"), ("post", "grade_post"), ("follow_up", "grade_fu")):
             g = grades.get(tp, {}).get(level, math.nan)

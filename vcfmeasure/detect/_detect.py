@@ -24,8 +24,9 @@ Pipeline (details in ``docs/detection.md``):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -393,8 +394,13 @@ def detect_landmarks(
     anchor: str = "caudal",
     review_threshold: float = REVIEW_THRESHOLD,
     refine: bool = True,
+    centres: Mapping[str, Any] | None = None,
 ) -> Landmarks:
     """Find every whole vertebral body in a lateral radiograph and place six points on each.
+
+    With ``centres`` (one click per vertebra, ``{"L1": (x, y), ...}``) there is no search:
+    six points are placed on each clicked body by
+    :func:`vcfmeasure.detect.landmarks_from_centres` (``levels`` and ``anchor`` unused).
 
     Parameters
     ----------
@@ -416,6 +422,8 @@ def detect_landmarks(
         Finish with :func:`vcfmeasure.refine_landmarks` on the full-resolution image
         (edge snapping with the midway rule for double contours); a point it cannot
         improve, or moves by more than :data:`AGREE_MM`, keeps the network's position.
+    centres : mapping level -> (x, y), optional
+        One click (pixels) inside the central half of each body: one-click placement.
 
     Returns
     -------
@@ -448,6 +456,10 @@ def detect_landmarks(
     >>> lm.provenance["L1"].method, lm.provenance["L1"].needs_review
     ('detected', False)
     """
+    if centres is not None:
+        from ._oneclick import landmarks_from_centres
+
+        return landmarks_from_centres(radiograph, centres, refine=refine)
     if anchor not in ("caudal", "cranial"):
         raise VcfMeasureError(f"anchor must be 'caudal' or 'cranial', got {anchor!r}")
     if not isinstance(radiograph, Radiograph):

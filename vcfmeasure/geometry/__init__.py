@@ -9,6 +9,7 @@ from ._angles import direction_angle, endplate_line_angle, two_line_angle, wedge
 from ._frame import body_frame, handedness, hexagon_area, polygon_self_intersects, signed_area
 from ._heights import heights, heights_perpendicular, scale_xy
 from ._neighbours import adjacent_indices, nearest_indices
+from ._polygon import polygon_distance
 
 __all__ = [
     "adjacent_indices",
@@ -20,6 +21,7 @@ __all__ = [
     "heights_perpendicular",
     "hexagon_area",
     "nearest_indices",
+    "polygon_distance",
     "polygon_self_intersects",
     "scale_xy",
     "signed_area",

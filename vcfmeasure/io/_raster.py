@@ -1,6 +1,6 @@
 """PNG, TIFF and JPEG radiographs through imageio's Pillow plugin.
 
-Raster files carry no patient calibration (REFERENCE.md section 7): their pixels come
+Raster files carry no patient calibration (docs/reference.md section 7): their pixels come
 with spacing "unknown" unless the caller gives one. Pillow's decompression-bomb guard
 (``PIL.Image.MAX_IMAGE_PIXELS``) stays active, and the header is checked against
 ``max_pixels`` before anything is decoded.

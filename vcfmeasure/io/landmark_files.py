@@ -139,6 +139,10 @@ def _read_entries(path: str | Path, fmt: str | None, options: dict[str, Any]) ->
             "JSON, CSV or XML text"
         ) from None
     fmt = fmt or guess_format(path, text)
+    if fmt != "labelme" and any(options.get(k) is not None for k in ("label_map", "point_order")):
+        raise FileFormatError(
+            f"{path}: label_map= and point_order= apply to labelme files; this is {fmt!r}"
+        )
     return _module(fmt).read(path, text, **options)
 
 
@@ -223,6 +227,8 @@ def read_landmarks(
     allow_incomplete: bool = False,
     image: str | int | None = None,
     spacing: float | tuple[float, float] | None = None,
+    label_map: Mapping[str, Any] | None = None,
+    point_order: Any = None,
 ) -> Landmarks:
     r"""Read the landmarks of one image from a file.
 
@@ -241,6 +247,14 @@ def read_landmarks(
         3D Slicer only: mm per pixel of the pixel <-> LPS mapping. Default: the spacing
         recorded in the file by vcfmeasure, else 1 mm per pixel (Slicer's own choice for
         PNG/TIFF images).
+    label_map : mapping, optional
+        labelme only, for files not labelled ``<level>-<point>``: file label ->
+        ``"<level>-<point>"`` (point shapes), a level (one polygon per body), or a list of
+        levels (polygons sharing one label, given from the top of the image down).
+    point_order : sequence of str, optional
+        labelme polygons: the point name of each vertex in file order (``"-"`` skips
+        one), e.g. ``("sp", "sa", "ia", "ip")``; missing ``sm``/``im`` are put at the
+        middle of the corner chords, and the provenance says so.
 
     Returns
     -------
@@ -270,7 +284,8 @@ def read_landmarks(
     >>> lm.levels, lm["L1"][3].tolist()
     (('L1',), [10.0, 9.0])
     """
-    entries = _read_entries(path, format, {"spacing": spacing})
+    options = {"spacing": spacing, "label_map": label_map, "point_order": point_order}
+    entries = _read_entries(path, format, options)
     return _assemble(_select(entries, image, path), path, allow_incomplete)
 
 
@@ -280,6 +295,8 @@ def read_landmarks_all(
     format: str | None = None,  # noqa: A002
     allow_incomplete: bool = False,
     spacing: float | tuple[float, float] | None = None,
+    label_map: Mapping[str, Any] | None = None,
+    point_order: Any = None,
 ) -> dict[str, Landmarks]:
     r"""Read the landmarks of every image in a file: ``{image name: Landmarks}``.
 
@@ -298,7 +315,8 @@ def read_landmarks_all(
     >>> sorted(read_landmarks_all(folder / "two.csv"))
     ['a.png', 'b.png']
     """
-    entries = _read_entries(path, format, {"spacing": spacing})
+    options = {"spacing": spacing, "label_map": label_map, "point_order": point_order}
+    entries = _read_entries(path, format, options)
     out = {}
     for entry in entries:  # a loop, not a comprehension: the warning's stacklevel stays 3
         out[entry.name] = _assemble(entry, path, allow_incomplete)
@@ -340,7 +358,7 @@ def write_landmarks(
     >>> import numpy as np, tempfile, pathlib
     >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10.5]])
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "spine.mrk.json"
-    >>> write_landmarks(Landmarks({"L1": box}), out)
+    >>> write_landmarks(Landmarks({"L1": box}), out, spacing=(1.0, 1.0))
     >>> read_landmarks(out)["L1"][5].tolist()
     [0.0, 10.5]
     """

@@ -22,7 +22,7 @@ from ._style import (
 __all__ = ["plot_heights", "plot_ratios", "plot_profile", "GENANT_RATIO_BANDS"]
 
 #: Ratio bands equivalent to the Genant height-reduction cuts of 20, 25 and 40 %:
-#: grade -> (low, high) of H / expected H (REFERENCE.md section 2).
+#: grade -> (low, high) of H / expected H (docs/reference.md section 2).
 GENANT_RATIO_BANDS: dict[int, tuple[float, float]] = {
     1: (1 - GRADE_CUTS[1], 1 - GRADE_CUTS[0]),
     2: (1 - GRADE_CUTS[2], 1 - GRADE_CUTS[1]),
@@ -154,7 +154,7 @@ def plot_ratios(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any:
 
     References
     ----------
-    REFERENCE.md sections 1 (ratios) and 2 (bands); Genant et al., JBMR 1993;8:1137-48.
+    docs/reference.md sections 1 (ratios) and 2 (bands); Genant et al., JBMR 1993;8:1137-48.
 
     Examples
     --------
@@ -226,7 +226,7 @@ def plot_profile(morphometry: Any, *, ax: Any = None) -> Any:
 
     References
     ----------
-    REFERENCE.md section 4 (angles).
+    docs/reference.md section 4 (angles).
 
     Examples
     --------

@@ -88,6 +88,7 @@ def plot_comparison(
     pre_grades: Any = None,
     post_grades: Any = None,
     figsize: tuple[float, float] = (11.0, 6.5),
+    cement: Any = None,
 ) -> Any:
     """Pre- and post-operative radiographs side by side, aligned per level, with restoration.
 
@@ -116,6 +117,10 @@ def plot_comparison(
         Colour each panel's vertebrae by grade.
     figsize : (float, float)
         Inches.
+    cement : CementReport, optional
+        From :func:`vcfmeasure.cement.measure_cement` on the post image: its cement
+        outlines and leaks are drawn on the post panel. A ``restoration`` made with
+        ``follow_up`` also marks the new fractures at other levels there.
 
     Returns
     -------
@@ -199,6 +204,13 @@ def plot_comparison(
                 arrowprops={"arrowstyle": "->", "color": OKABE_ITO["orange"], "lw": 1.2},
             )
             text.set_gid(f"vcfmeasure:restoration:{lv}")
+    if cement is not None or getattr(restoration, "incident", None) is not None:
+        from ._cement import draw_cement, draw_incident
+
+        if cement is not None:
+            draw_cement(ax_post, cement)
+        if getattr(restoration, "incident", None) is not None:
+            draw_incident(ax_post, post_landmarks, restoration.incident)
     fig.suptitle(f"Pre / post comparison, levels {levels[0]}-{levels[-1]} "
                  f"(heights in {restoration.unit}; spacing: "
                  f"{short_source(restoration.spacing_source)})",

@@ -61,6 +61,8 @@ def patient_report(
     patient: str | None = None,
     path: str | os.PathLike[str] | None = None,
     dpi: int = 150,
+    cement: Any = None,
+    incident: Any = None,
 ) -> Any:
     """One A4 page: the overlay coloured by grade, a table per vertebra, the ratio chart.
 
@@ -79,6 +81,11 @@ def patient_report(
     path : str or path-like, optional
         Save the page there; ``.png`` (at ``dpi``) or ``.pdf`` (vector) by suffix.
     dpi : int
+    cement : CementReport, optional
+        Cement outlines and leaks drawn on the overlay (:func:`vcfmeasure.cement.measure_cement`).
+    incident : IncidentFractures, optional
+        New fractures at other levels and re-collapse marked on the overlay
+        (``Restoration.incident`` of a comparison with a follow-up).
 
     Returns
     -------
@@ -123,6 +130,13 @@ def patient_report(
     ax_bar = fig.add_subplot(grid[2])
     ax_foot = fig.add_subplot(grid[3])
     plot_landmarks(radiograph, landmarks, ax=ax_img, grades=grades)
+    if cement is not None or incident is not None:
+        from ._cement import draw_cement, draw_incident
+
+        if cement is not None:
+            draw_cement(ax_img, cement)
+        if incident is not None:
+            draw_incident(ax_img, landmarks, incident)
     _draw_table(ax_tab, morphometry, grades)
     plot_ratios(morphometry, grades=grades, ax=ax_bar)
     header = "Vertebral morphometry report"

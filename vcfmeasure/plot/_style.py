@@ -44,7 +44,7 @@ GRADE_COLORS: dict[int, str] = {
 }
 #: Colour of vertebrae without a grade (not graded, or no grades given).
 NO_GRADE_COLOR: str = OKABE_ITO["reddish_purple"]
-#: Legend text per grade (REFERENCE.md section 2 bands).
+#: Legend text per grade (docs/reference.md section 2 bands).
 GRADE_LABELS: dict[int, str] = {
     0: "grade 0 (< 20 %)",
     1: "grade 1 (20-25 %)",

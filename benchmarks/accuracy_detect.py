@@ -62,6 +62,11 @@ def _grades(lm, spacing):
 
 def evaluate_case(kw: dict, refine: bool = True, spine=None) -> dict:
     spine = make_spine(**kw) if spine is None else spine
+    return evaluate_spine(spine, osteo=kw.get("contrast", 1.0) < 0.6, refine=refine)
+
+
+def evaluate_spine(spine, *, osteo: bool = False, refine: bool = True) -> dict:
+    """Detect on one film with truth (any source) and match the detections to the truth."""
     rg = spine.radiograph
     sp = spine.params["spacing_mm"]  # true, also where the film reports none (exports)
     truth = spine.landmarks
@@ -97,7 +102,7 @@ def evaluate_case(kw: dict, refine: bool = True, spine=None) -> dict:
             "grade_drawn": spine.truth[lv]["grade"],
             "fractured": spine.truth[lv]["drawn_deformity"] != "normal",
             "cement": spine.truth[lv]["cement"],
-            "osteo": kw.get("contrast", 1.0) < 0.6,
+            "osteo": osteo,
         })
     out["extra"] = len(dlv) - len(used)
     return out

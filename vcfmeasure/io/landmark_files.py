@@ -170,11 +170,20 @@ def _open_checked(path: Path) -> Any:
                               ) from None
 
 
+def _labelme_only(path: Path, fmt: str, options: dict[str, Any]) -> None:
+    """Refuse ``label_map=`` / ``point_order=`` for formats other than labelme."""
+    if fmt != "labelme" and any(options.get(k) is not None for k in ("label_map", "point_order")):
+        raise FileFormatError(
+            f"{path}: label_map= and point_order= apply to labelme files; this is {fmt!r}"
+        )
+
+
 def _read_entries(path: str | Path, fmt: str | None, options: dict[str, Any]) -> list[ImageEntry]:
     path = Path(path)
     try:
         with _open_checked(path) as fh:
             if (fmt or _name_format(path)) == "csv":  # streamed, row by row
+                _labelme_only(path, "csv", options)
                 return _module("csv").read(path, fh, **options)
             text = fh.read()
     except UnicodeDecodeError as exc:
@@ -183,10 +192,7 @@ def _read_entries(path: str | Path, fmt: str | None, options: dict[str, Any]) ->
             "JSON, CSV or XML text"
         ) from None
     fmt = fmt or guess_format(path, text)
-    if fmt != "labelme" and any(options.get(k) is not None for k in ("label_map", "point_order")):
-        raise FileFormatError(
-            f"{path}: label_map= and point_order= apply to labelme files; this is {fmt!r}"
-        )
+    _labelme_only(path, fmt, options)
     return _module(fmt).read(path, text, **options)
 
 

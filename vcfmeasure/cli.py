@@ -106,6 +106,9 @@ def _add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
     meas.add_argument("--reference", default="radelement",
                       choices=tuple(REFERENCE_STRATEGIES),
                       help="expected-height strategy for grading (default radelement)")
+    meas.add_argument("--require-spacing", action="store_true",
+                      help="an image without a usable pixel spacing is an error row (by "
+                           "default its rows are in px and say so in 'warnings')")
     out = p.add_argument_group("output")
     out.add_argument("--out", "-o", default=default_out, metavar="FILE",
                      help=f"CSV (or .parquet) output (default {default_out}); with --shard, "
@@ -394,7 +397,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         _err(f"no images found in {' '.join(args.inputs)}")
         return EXIT_FAILED
     opts = batch._Options(spacing=args.spacing, reference=args.reference, detect=args.detect,
-                          levels=tuple(args.levels) if args.levels else None)
+                          levels=tuple(args.levels) if args.levels else None,
+                          require_spacing=args.require_spacing)
     with _sigterm_as_interrupt():
         summary = batch._run_batch(
             kind, tasks, opts, out=None if out == "-" else out, jobs=args.jobs,
@@ -410,6 +414,10 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         parts.append(f"{summary.n_skipped} already done (resume)")
     if summary.failed:
         parts.append(f"{len(summary.failed)} failed (see the error column)")
+    if summary.in_px:
+        what = _plural(len(summary.in_px), "image" if kind == "grade" else "patient")
+        parts.append(f"{what} in px (no pixel spacing; see the warnings column, --spacing "
+                     "or --require-spacing)")
     if summary.paths:
         parts.append("wrote " + ", ".join(map(str, summary.paths)))
     print("vcfmeasure " + "; ".join(parts), file=sys.stderr)

@@ -24,7 +24,8 @@ from .._errors import DicomError, ImageWarning, MissingDependencyError
 from ._raster import luminance
 from ._spacing import Note, _as_list
 
-__all__ = ["looks_like_dicom", "read_dataset", "dicom_metadata", "decode_dicom"]
+__all__ = ["looks_like_dicom", "read_dataset", "dicom_metadata", "decode_dicom",
+           "check_image_header"]
 
 #: Rows converted per block: temporaries stay small and in cache.
 _BLOCK_ROWS = 64
@@ -726,3 +727,50 @@ def decode_dicom(ds: Any, *, where: str, frame: int | None, max_pixels: int, own
             window = (lo + hi - window[0], window[1])
         info["inverted"] = True
     return pixels, window, info, notes
+
+
+def check_image_header(meta: dict[str, Any], where: str) -> None:
+    """Refuse a DICOM header that is not a readable projection image, pixels undecoded.
+
+    For callers that need only the header (spacing, UIDs) of an image whose landmarks are
+    known: a PDF, presentation state, DICOMDIR, structured report, header-only or
+    truncated file must not lend its spacing to measurements.
+
+    Parameters
+    ----------
+    meta : dict
+        :func:`dicom_metadata` of a dataset read by :func:`read_dataset`.
+    where : str
+        The file, for messages.
+
+    Raises
+    ------
+    DicomError
+        Naming what is missing or cut short.
+
+    Examples
+    --------
+    >>> meta = {"format": "dicom", "sop_class_name": "Encapsulated PDF Storage"}
+    >>> try:
+    ...     check_image_header(meta, "doc.dcm")
+    ... except DicomError as exc:
+    ...     print(str(exc)[:74])
+    doc.dcm: no (7FE0,0010) Pixel Data (SOP Class Encapsulated PDF Storage): n
+    """
+    if meta.get("format") != "dicom":
+        return
+    pixel = meta.get("pixel_data") or {}
+    what = f" (SOP Class {meta['sop_class_name']})" if meta.get("sop_class_name") else ""
+    if not pixel.get("present"):
+        raise DicomError(f"{where}: no (7FE0,0010) Pixel Data{what}: not an image; its spacing "
+                         "is not used for measurements")
+    rows, cols = meta.get("rows"), meta.get("columns")
+    if not isinstance(rows, int) or not isinstance(cols, int) or rows <= 0 or cols <= 0:
+        raise DicomError(f"{where}: (0028,0010) Rows x (0028,0011) Columns is {rows} x {cols}"
+                         f"{what}; not a readable image")
+    declared, available = pixel.get("declared"), pixel.get("available")
+    if declared is not None and available is not None and available < declared:
+        raise DicomError(
+            f"{where}: (7FE0,0010) Pixel Data declares {declared} bytes but the file holds "
+            f"only {available}; the file is truncated (its spacing is not used)"
+        )

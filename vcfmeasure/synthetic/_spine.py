@@ -385,7 +385,7 @@ def _draw(
     scale: float | None, defs: dict[str, tuple[str, float]], restore: dict[str, float],
     spurs: dict[str, float], doubles: dict[str, tuple[float, float]], contrast: float,
     noise: float, blur_mm: float, ribs: bool, posterior_elements: bool, acquisition: int,
-    appearance: str | None, details: dict[str, Any],
+    appearance: str | None, details: dict[str, dict[str, Any]],
 ) -> SyntheticSpine:
     """Build, frame and render one spine (``style``: a family's draw, None for classic)."""
     variation = style.shape if style is not None else None

@@ -71,6 +71,10 @@ def test_columns_the_table_lacks_are_derived_or_skipped(tmp_path):
     rows["outside_genant_range"] = [False, True]
     html = qc_report(rows, tmp_path, thumbnails=False).read_text()
     assert "T3 is outside" not in html and "L1 is outside" in html
+    assert "level name guessed" not in html
+    rows["level_guessed"] = [True, False]
+    html = qc_report(rows, tmp_path, thumbnails=False).read_text()
+    assert html.count("level name guessed from body sizes") == 1
 
 
 def test_warnings_become_flags_and_text_is_escaped(tmp_path):

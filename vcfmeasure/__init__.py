@@ -60,7 +60,7 @@ _LAZY = {
     "measure_cement": "vcfmeasure.cement",
 }
 _SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli",
-               "tables", "cement"}
+               "tables", "cement", "agreement"}
 
 __all__ = [
     "LEVELS",

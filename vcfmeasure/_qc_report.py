@@ -73,6 +73,8 @@ def _split_warnings(text: str) -> list[str]:
 def _warning_kind(message: str) -> str:
     if message.startswith("PlausibilityWarning"):
         return "plausibility"
+    if message.startswith("lengths in px"):  # the batch's note on rows without a spacing
+        return "spacing-unknown"
     # grade's warning for levels outside T4-L4 is the outside-Genant flag, not another warning
     return "outside-genant" if message.startswith("DomainWarning") else "warning"
 
@@ -114,7 +116,7 @@ def _image_notes(rows: list[dict[str, Any]]) -> tuple[list[tuple[str, str]], lis
                 notes.append(w)
     for w in notes:
         key = _warning_kind(w)
-        if (key, FLAG_KINDS[key]) not in flags:
+        if key not in {k for k, _ in flags}:
             flags.append((key, FLAG_KINDS[key]))
     return flags, notes
 
@@ -311,7 +313,8 @@ def qc_report(
         unit = _text(rows[0].get("unit")) or "px"
         image_flags, warning_texts = _image_notes(rows)
         flag_keys = [k for k, _ in image_flags]
-        notes = [why for k, why in image_flags if k not in ("plausibility", "warning")] + warning_texts
+        # the image's own reasons (warning-derived flags carry only their label) and the warnings
+        notes = [why for k, why in image_flags if why != FLAG_KINDS[k]] + warning_texts
         levels = []
         grades_here: list[str] = []
         for r in rows:

@@ -114,13 +114,14 @@ def posterior_height_reduced(
     best = np.full(n, np.nan)
     # levels are unique within a spine, so a body within max_gap levels is within max_gap rows
     for k in range(1, min(max_gap, max(n - 1, 0)) + 1):
-        i, j = np.arange(n - k), np.arange(k, n)  # j is k rows caudal of i
-        near = (sid[i] == sid[j]) & (li[j] - li[i] <= max_gap)
+        i, j = slice(0, n - k), slice(k, n)  # row j is k rows caudal of row i
+        gap = li[j] - li[i]
+        near = (sid[i] == sid[j]) & (gap <= max_gap)
         # j as the reference of i (caudal: scaled down) and i as the reference of j (cranial)
-        caudal = np.where(near & use[j], hp[j] / growth ** (li[j] - li[i]), np.nan)
+        caudal = np.where(near & use[j], hp[j] * growth ** -gap.astype(float), np.nan)
         cranial = np.where(near & use[i], hp[i], np.nan)
-        best[i] = np.fmax(best[i], caudal)
-        best[j] = np.fmax(best[j], cranial)
+        np.fmax(best[i], caudal, out=best[i])
+        np.fmax(best[j], cranial, out=best[j])
     with np.errstate(invalid="ignore"):
         return hp < (normal_ratio - 1e-12) * best
 
@@ -202,25 +203,25 @@ def grade_arrays(
         up, down = nearest_indices(li, eligible, spine_id, max_gap=max_gap)
     else:
         up, down = nearest_indices(li, refs_ok, spine_id, max_gap=1)
-    # row n is a NaN sentinel: index -1 (no reference) reads it
+    # row n is a zero sentinel: index -1 (no reference) reads it, with weight 0
     h = np.empty((n + 1, 4))
     h[:n, 0], h[:n, 1], h[:n, 2], h[:n, 3] = ha, hm, hp, np.asarray(area, dtype=float)
-    h[n] = np.nan
-    # weight of the caudal reference: 1/2 is the mean of both; a NaN row is skipped below
-    w_dn = np.full((n, 1), 0.5)
+    h[n] = 0.0
     if reference == "buckens":
         down = np.where(up >= 0, -1, down)
-    elif reference == "radelement":
-        # normal bodies on both sides: interpolate by level distance (bodies grow
-        # caudally, so the nearer one alone misstates the expected size); equal
-        # distances give the mean
+    has_up, has_dn = up >= 0, down >= 0
+    # weight of the caudal reference: 1 alone, 0 when only the cranial one, else 1/2 ...
+    w_dn = np.where(has_up, np.where(has_dn, 0.5, 0.0), 1.0)
+    if reference == "radelement":
+        # ... or, with RadElement, by level distance: bodies grow caudally, so the nearer
+        # normal body alone misstates the expected size (equal distances: the mean)
         li_ext = _with_sentinel(li, 0)
         d_up, d_dn = li - li_ext[up], li_ext[down] - li
-        both = (up >= 0) & (down >= 0)
-        w_dn[both, 0] = d_up[both] / (d_up[both] + d_dn[both])
-    ref_up, ref_dn = h[up], h[down]
-    ref = np.where(np.isnan(ref_up), ref_dn, np.where(np.isnan(ref_dn), ref_up,
-                                                      ref_up + w_dn * (ref_dn - ref_up)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w_dn = np.where(has_up & has_dn, d_up / (d_up + d_dn), w_dn)
+    w = w_dn[:, None]
+    ref = h[up] * (1.0 - w) + h[down] * w
+    ref[~(has_up | has_dn)] = np.nan
     own = hp[:, None]
     expected = np.where(np.isnan(ref[:, :3]), own, ref[:, :3])
     if reference == "radelement":

@@ -125,7 +125,8 @@ def run_source(name: str, cases, args) -> tuple[bool, list]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 synthetic images instead of 30 (CT: always the 12 EVAL films)")
+    parser.add_argument("--quick", action="store_true",
+                        help="10 synthetic images instead of 30 (CT: always the 12 EVAL films)")
     parser.add_argument("--sd", type=float, default=1.5, help="click error, mm SD per coordinate")
     parser.add_argument("--csv", type=Path, help="write the per-condition table here")
     parser.add_argument("--n", type=int, help="number of images (default 30, --quick 10)")

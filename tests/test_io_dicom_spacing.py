@@ -1,4 +1,4 @@
-"""The spacing decision table of REFERENCE.md section 7, one case per branch."""
+"""The spacing decision table of docs/reference.md section 7, one case per branch."""
 
 import pytest
 from dicom_factory import header, write

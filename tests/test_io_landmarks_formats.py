@@ -104,6 +104,7 @@ def _values_in_file(tmp_path, fmt, suffix):
     return out.read_text()
 
 
+@pytest.mark.filterwarnings("ignore:.*no pixel spacing known:vcfmeasure.SpacingWarning")
 @pytest.mark.parametrize(
     ("fmt", "suffix", "written"),
     [

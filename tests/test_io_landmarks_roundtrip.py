@@ -46,6 +46,7 @@ SPINES = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:.*no pixel spacing known:vcfmeasure.SpacingWarning")
 @pytest.mark.parametrize("fmt", list(FORMATS))
 @pytest.mark.parametrize("name", list(SPINES))
 def test_round_trip(tmp_path, fmt, name):
@@ -57,6 +58,7 @@ def test_round_trip(tmp_path, fmt, name):
     assert np.abs(back.array - lm.array).max() <= 1e-6
 
 
+@pytest.mark.filterwarnings("ignore:.*no pixel spacing known:vcfmeasure.SpacingWarning")
 @pytest.mark.parametrize("fmt", ["json", "csv", "slicer", "cvat"])
 def test_format_guessed_from_name_when_writing_and_reading(tmp_path, fmt):
     path = tmp_path / f"spine{SUFFIX[fmt]}"
@@ -123,6 +125,7 @@ def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path):
     assert read_landmarks(path).levels == ("L1",)
 
 
+@pytest.mark.filterwarnings("ignore:.*no pixel spacing known:vcfmeasure.SpacingWarning")
 @settings(max_examples=25, deadline=None)
 @given(
     fmt=st.sampled_from(sorted(FORMATS)),

@@ -1,4 +1,4 @@
-"""Hand-computed examples for every formula (REFERENCE.md sections 1 and 4)."""
+"""Hand-computed examples for every formula (docs/reference.md sections 1 and 4)."""
 
 import math
 

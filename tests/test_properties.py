@@ -1,6 +1,7 @@
 """Geometric invariance (hypothesis): rotation, translation, mirroring, isotropic scale."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from spine_factory import spine_xy, transform
@@ -45,6 +46,7 @@ def near_cut(loss):
     return np.isnan(loss) | (np.abs(loss[:, None] - np.asarray(GRADE_CUTS)) < 1e-9).any(axis=1)
 
 
+@pytest.mark.filterwarnings("ignore::vcfmeasure.DomainWarning")
 @given(spines(), transforms)
 def test_invariance(spine, tf):
     levels, xy = spine
@@ -76,6 +78,7 @@ def test_isotropic_spacing_scales_heights_exactly(spine, s):
     np.testing.assert_allclose(mm.wedge_ratio, px.wedge_ratio, rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::vcfmeasure.DomainWarning")
 @given(st.lists(spines(), min_size=1, max_size=5))
 def test_cohort_api_equals_per_spine_calls(many):
     xy = np.concatenate([x for _, x in many])

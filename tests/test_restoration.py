@@ -1,4 +1,4 @@
-"""compare(): kyphoplasty restoration, hand-computed (REFERENCE.md section 5)."""
+"""compare(): kyphoplasty restoration, hand-computed (docs/reference.md section 5)."""
 
 import math
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ._errors import (
     DicomError,
+    DomainWarning,
     FileFormatError,
     ImageError,
     ImageWarning,
@@ -49,6 +50,7 @@ _LAZY = {
     "read_landmarks": "vcfmeasure.io.landmark_files",
     "write_landmarks": "vcfmeasure.io.landmark_files",
     "read_landmarks_all": "vcfmeasure.io.landmark_files",
+    "results_table": "vcfmeasure.tables",
     "write_results": "vcfmeasure.io.results",
     "write_sr": "vcfmeasure.io.sr",
     "detect_landmarks": "vcfmeasure.detect",
@@ -57,12 +59,14 @@ _LAZY = {
     "place_landmarks": "vcfmeasure.interactive",
     "measure_cement": "vcfmeasure.cement",
 }
-_SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli", "cement"}
+_SUBMODULES = {"geometry", "io", "synthetic", "plot", "batch", "cohort", "criteria", "cli",
+               "tables", "cement"}
 
 __all__ = [
     "LEVELS",
     "POINT_NAMES",
     "DicomError",
+    "DomainWarning",
     "FileFormatError",
     "ImageError",
     "ImageWarning",
@@ -91,4 +95,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+    # the public names only: not the helpers this module imports (Any, importlib, ...)
+    return sorted(set(__all__) | _SUBMODULES | {"__version__"})

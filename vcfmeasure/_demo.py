@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["run_demo", "DEMO_CASES"]
 
 #: name -> (kind, make_spine / make_pre_post keyword arguments).
-# Severities lie well inside the Genant bands (REFERENCE.md section 2), so that the
+# Severities lie well inside the Genant bands (docs/reference.md section 2), so that the
 # grades read from the images can be compared with the drawn ones.
 DEMO_CASES: dict[str, dict[str, Any]] = {
     "spine": {"first": "T10", "last": "L3",
@@ -130,9 +130,7 @@ def run_demo(out: Path, *, seed: int = 7, stream: Any = None) -> int:
             morph = vm.measure(landmarks, spacing=radiograph)
             grades = vm.grade(morph)
             morphs[name] = morph
-            frame = morph.to_dataframe()
-            g = grades.to_dataframe()
-            frame = frame.join(g[[c for c in g.columns if c not in frame.columns]])
+            frame = vm.results_table(morph, grades)
             frame.insert(0, "image", path.relative_to(out).as_posix())
             frame["landmark_source"] = source
             truth = [synth.truth.get(lv, {}) for lv in frame.level]

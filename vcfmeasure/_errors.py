@@ -18,6 +18,7 @@ __all__ = [
     "SpacingWarning",
     "PlausibilityWarning",
     "ImageWarning",
+    "DomainWarning",
     "require",
 ]
 
@@ -64,6 +65,10 @@ class PlausibilityWarning(VcfMeasureWarning):
 
 class ImageWarning(VcfMeasureWarning):
     """An image attribute (LUT, rescale, photometric) was ignored or repaired on loading."""
+
+
+class DomainWarning(VcfMeasureWarning):
+    """A method was applied outside the levels or conditions it was defined for."""
 
 
 def require(module: str, *, extra: str, feature: str):

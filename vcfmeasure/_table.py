@@ -4,13 +4,63 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ResultTable", "atomic_write", "write_atomic"]
+__all__ = ["ResultTable", "Column", "column_units", "atomic_write", "write_atomic"]
+
+_LENGTH = re.compile(
+    r"^(?:expected_|reference_|delta_)?h[amp](?:_pre|_post|_fu)?$|^fall_[amp]_(?:mm|px)$")
+_FRACTION = re.compile(r"^(?:reduction_|preop_loss_|restored_|loss_)[amp]$|^fall_[amp]_fraction$"
+                       r"|^(?:height_loss|area_reduction)$")
+
+
+def column_units(columns: Any, unit: str) -> dict[str, str]:
+    """The unit of each numeric column of a result table.
+
+    ``unit`` for lengths, ``unit²`` for areas, ``deg`` for angles, ``ratio`` and
+    ``fraction`` for plain numbers; columns without a unit (level, text) are left out.
+
+    Examples
+    --------
+    >>> column_units(["level", "ha", "area", "wedge_ratio", "wedge_angle"], "mm")
+    {'ha': 'mm', 'area': 'mm²', 'wedge_ratio': 'ratio', 'wedge_angle': 'deg'}
+    """
+    out = {}
+    for name in columns:
+        if _LENGTH.match(name):
+            out[name] = unit
+        elif name in ("area", "expected_area"):
+            out[name] = f"{unit}²"
+        elif name.startswith("spacing_") and name.endswith("_mm"):
+            out[name] = "mm"
+        elif "angle" in name or "kyphosis" in name:
+            out[name] = "deg"
+        elif name.endswith("_ratio") or name.endswith("_ratio_above") or name.endswith(
+                "_ratio_below"):
+            out[name] = "ratio"
+        elif _FRACTION.match(name):
+            out[name] = "fraction"
+    return out
+
+
+class Column:
+    """A result column read as an attribute (``m.ha``): an ``(N,)`` array, listed by ``dir``."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return np.asarray(obj._columns[self.name])
 
 
 def _plain(value: Any) -> Any:
@@ -37,6 +87,10 @@ class ResultTable:
             return np.asarray(cols[name])
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __dir__(self) -> list[str]:
+        # columns too, for tab completion
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("_columns", {})))
+
     def _record_columns(self) -> dict[str, Any]:
         return self._columns
 
@@ -51,11 +105,21 @@ class ResultTable:
         ]
 
     def to_dataframe(self):
-        """The records as a :class:`pandas.DataFrame` (pandas imported on first use)."""
+        """The records as a :class:`pandas.DataFrame` (pandas imported on first use).
+
+        ``DataFrame.attrs`` holds ``units`` (column -> ``"mm"``, ``"px"``, ``"mm²"``,
+        ``"deg"``, ``"ratio"`` or ``"fraction"``), ``unit`` and ``spacing_source``.
+        """
         import pandas as pd
 
         cols = self._record_columns()
-        return pd.DataFrame({n: list(v) for n, v in cols.items()}, columns=list(cols))
+        df = pd.DataFrame({n: list(v) for n, v in cols.items()}, columns=list(cols))
+        unit = getattr(self, "unit", None)
+        if unit is not None:
+            df.attrs["units"] = column_units(df.columns, unit)
+            df.attrs["unit"] = unit
+            df.attrs["spacing_source"] = getattr(self, "spacing_source", "unknown")
+        return df
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the records to CSV atomically (temporary file, then rename).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import signal
 import sys
 import warnings
@@ -105,6 +106,9 @@ def _add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
     meas.add_argument("--reference", default="radelement",
                       choices=tuple(REFERENCE_STRATEGIES),
                       help="expected-height strategy for grading (default radelement)")
+    meas.add_argument("--require-spacing", action="store_true",
+                      help="an image without a usable pixel spacing is an error row (by "
+                           "default its rows are in px and say so in 'warnings')")
     out = p.add_argument_group("output")
     out.add_argument("--out", "-o", default=default_out, metavar="FILE",
                      help=f"CSV (or .parquet) output (default {default_out}); with --shard, "
@@ -209,7 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Find the vertebral bodies and place six points on each; "
                                    "write one landmark file per image.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--levels", type=_levels, metavar="LIST", help="levels in view")
+    p.add_argument("--levels", type=_levels, metavar="LIST",
+                   help="levels in view (any order), or one anchor for the lowest body")
+    p.add_argument("--spacing", type=_spacing, metavar="MM",
+                   help="mm per pixel, for images without one (JPEG/PNG exports); without "
+                        "it such images are scaled from the body sizes, with a warning")
     p.add_argument("--out", "-o", default=".", metavar="DIR",
                    help="folder for the landmark files (default: current folder)")
     p.add_argument("--format", default="json",
@@ -226,25 +234,119 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_format", metavar="FORMAT")
     p.add_argument("--image", metavar="NAME",
                    help="for a multi-image source: convert only this image")
+    p.add_argument("--map", dest="label_map", action="append", type=_label_map_item,
+                   metavar="LABEL=TARGET",
+                   help="labelme files with other labels: read shapes labelled LABEL as "
+                        "TARGET, a point ('p1=L1-sa') or one polygon per level, top of the "
+                        "image first ('c=C2,C3,C4'); repeat for more labels")
+    p.add_argument("--point-order", type=_point_order, metavar="LIST",
+                   help="with --map for polygons: the point name of each vertex in file "
+                        "order, '-' to skip one, e.g. 'sp,sa,ia,ip'")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("info", epilog=_EPILOG,
                        help="pixel spacing and metadata of images (no pixel decoding)",
                        description="Summarise each image: format, size, pixel spacing and "
-                                   "where it came from (REFERENCE.md section 7), UIDs.")
+                                   "where it came from (docs/reference.md section 7), UIDs.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.set_defaults(func=_cmd_info)
+    _add_review_parsers(sub)
     return parser
 
 
+def _add_review_parsers(sub: Any) -> None:
+    """The ``agree`` and ``report`` commands (reader agreement, QC report)."""
+    p = sub.add_parser("agree", epilog=_EPILOG,
+                       help="agreement statistics of two or more readers of the same images",
+                       description="Compare readers (landmark folders, landmark files or "
+                                   "`vcfmeasure grade` CSVs of the same images, matched by "
+                                   "file name and level): Bland-Altman bias and limits, "
+                                   "precision error (RMS SD, CV %%), ICC, Cohen's and "
+                                   "Fleiss' kappa, point distances. See docs/agreement.md.")
+    p.add_argument("readers", nargs="+", metavar="READER",
+                   help="landmark folder, landmark file or grade CSV (two or more)")
+    p.add_argument("--out", "-o", default="agreement.csv", metavar="FILE",
+                   help="statistics CSV (default agreement.csv)")
+    p.add_argument("--names", metavar="LIST",
+                   help="reader names, comma-separated (default: the file or folder names)")
+    p.add_argument("--spacing", type=_spacing, metavar="MM",
+                   help="mm per pixel for landmark readers without a recorded spacing")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="compare only the levels every reader has (default: error)")
+    p.add_argument("--points", metavar="FILE", help="also write the per-point distances here")
+    p.add_argument("--reference", default="radelement", choices=tuple(REFERENCE_STRATEGIES),
+                   help="expected-height strategy for grading landmark readers")
+    p.set_defaults(func=_cmd_agree)
+
+    p = sub.add_parser("report", epilog=_EPILOG,
+                       help="static HTML QC report of a grade CSV",
+                       description="One card per image (overlay thumbnail, level table, "
+                                   "reasons for every flag), filters and counts, failed "
+                                   "inputs with their messages; no server, no network.")
+    p.add_argument("grades", metavar="GRADES", help="output of `vcfmeasure grade` (CSV/Parquet)")
+    p.add_argument("--out", "-o", default="report", metavar="DIR",
+                   help="folder for index.html and images/ (default report)")
+    p.add_argument("--title", help="page title")
+    p.add_argument("--no-thumbnails", action="store_true", help="write the page without overlays")
+    p.add_argument("--no-detect", action="store_true",
+                   help="do not re-detect landmarks to draw overlays of detected rows")
+    p.set_defaults(func=_cmd_report)
+# The library's advice names Python keywords; on the command line the same advice names
+# the options. (pattern, replacement), applied in order to every printed message.
+_CLI_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement) for pattern, replacement in (
+        (r"\.json or \.parquet, or pass format=", ".json or .parquet"),
+        (r"from the name; pass format=", "from the name; give --to FORMAT"),
+        (r"pass format=", "give --from FORMAT"),
+        (r"; pass spacing= to write_landmarks for true mm", ""),
+        (r"pass spacing=\((\S+), (\S+)\)", r"give --spacing \1,\2"),
+        (r"(?:pass|give|measure with) spacing=(?: \([^)]*\))?(?: or calibrate_spacing\(\) with a "
+         r"known length)?", "give --spacing MM"),
+        (r"give levels= to name them", "give --levels to name them"),
+        (r"give anchor='cranial'/'caudal'", "give every level in view with --levels"),
+        (r"pass landmarks=FOLDER or FILE", "give --landmarks FOLDER or FILE"),
+        (r"or detect=True", "or --detect"),
+        (r"choose one with image=NAME or read them all with read_landmarks_all",
+         "choose one with --image NAME"),
+        (r", or pass allow_incomplete=True to read the complete vertebrae only", ""),
+        (r"Pass label_map= \(and point_order= for polygons\), or --map / --point-order on "
+         r"the command line", "Give --map (and --point-order for polygons)"),
+    ))
+
+
+def _cli_words(message: str) -> str:
+    """A library message in command-line terms (``--spacing``, not ``spacing=``).
+
+    Examples
+    --------
+    >>> _cli_words("a.png: unknown size; pass spacing= or calibrate_spacing() with a known length")
+    'a.png: unknown size; give --spacing MM'
+    """
+    for pattern, replacement in _CLI_WORDS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 image"``, ``"2 images"``; ``plural`` for irregular words (``vertebrae``).
+
+    Examples
+    --------
+    >>> _plural(1, "patient"), _plural(3, "vertebra", "vertebrae")
+    ('1 patient', '3 vertebrae')
+    """
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def _err(message: str) -> None:
-    print(f"vcfmeasure: error: {message}", file=sys.stderr)
+    print(f"vcfmeasure: error: {_cli_words(message)}", file=sys.stderr)
 
 
 def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
     """Print a warning as one readable line (batch commands record them in the rows)."""
-    print(f"vcfmeasure: warning: {category.__name__}: {message}", file=sys.stderr)
+    print(f"vcfmeasure: warning: {category.__name__}: {_cli_words(str(message))}",
+          file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -295,7 +397,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         _err(f"no images found in {' '.join(args.inputs)}")
         return EXIT_FAILED
     opts = batch._Options(spacing=args.spacing, reference=args.reference, detect=args.detect,
-                          levels=tuple(args.levels) if args.levels else None)
+                          levels=tuple(args.levels) if args.levels else None,
+                          require_spacing=args.require_spacing)
     with _sigterm_as_interrupt():
         summary = batch._run_batch(
             kind, tasks, opts, out=None if out == "-" else out, jobs=args.jobs,
@@ -306,12 +409,15 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     if out == "-":
         sys.stdout.write(summary.output)
     done = summary.n_tasks - summary.n_skipped
-    unit = "images" if kind == "grade" else "patients"
-    parts = [f"{kind}: {summary.n_tasks} {unit}"]
+    parts = [f"{kind}: {_plural(summary.n_tasks, 'image' if kind == 'grade' else 'patient')}"]
     if summary.n_skipped:
         parts.append(f"{summary.n_skipped} already done (resume)")
     if summary.failed:
         parts.append(f"{len(summary.failed)} failed (see the error column)")
+    if summary.in_px:
+        what = _plural(len(summary.in_px), "image" if kind == "grade" else "patient")
+        parts.append(f"{what} in px (no pixel spacing; see the warnings column, --spacing "
+                     "or --require-spacing)")
     if summary.paths:
         parts.append("wrote " + ", ".join(map(str, summary.paths)))
     print("vcfmeasure " + "; ".join(parts), file=sys.stderr)
@@ -358,10 +464,10 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         opts = batch._Options(spacing=args.spacing, detect=args.detect,
                               levels=tuple(args.levels) if args.levels else None)
         morph = batch._measure_task(task, opts)[0]
-    grades = grade(morph, reference=args.reference).to_dataframe()
-    frame = morph.to_dataframe()
-    frame = frame.join(grades[[c for c in grades.columns if c not in frame.columns]])
-    print(f"{path}: {len(frame)} vertebrae, unit {morph.unit}, spacing from "
+    from .tables import results_table
+
+    frame = results_table(morph, grade(morph, reference=args.reference))
+    print(f"{path}: {_plural(len(frame), 'vertebra', 'vertebrae')}, unit {morph.unit}, spacing from "
           f"{morph.spacing_source}")
     _print_table(frame, _TABLE_COLUMNS)
     if args.out:
@@ -382,12 +488,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     failed = 0
     for image in args.images:
         try:
-            radiograph = batch._load_image(image, None, opts)
+            radiograph = batch._load_image(image, args.spacing, opts)
             landmarks = batch._detect(radiograph, opts)
             dest = Path(args.out) / f"{batch._stem(image)}{suffix}"
             dest.parent.mkdir(parents=True, exist_ok=True)
             write_landmarks(landmarks, dest, format=args.format, image=Path(image).name)
-            print(f"{image}: {len(landmarks)} vertebrae ({', '.join(landmarks.levels)}) "
+            print(f"{image}: {_detected_summary(landmarks)} -> {dest}")
+            print(f"{image}: {_plural(len(landmarks), 'vertebra', 'vertebrae')} "
+                  f"({', '.join(landmarks.levels)}) "
                   f"-> {dest}")
         except VcfMeasureError as exc:
             failed += 1
@@ -395,17 +503,52 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _label_map_item(text: str) -> tuple[str, Any]:
+    label, sep, target = text.partition("=")
+    if not sep or not label or not target:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not LABEL=TARGET (e.g. 'c=C2,C3,C4' or 'p1=L1-sa')")
+    parts = [t.strip() for t in target.split(",")]
+    return label, parts[0] if len(parts) == 1 else parts
+
+
+def _point_order(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",")]
+def _detected_summary(landmarks: Any) -> str:
+    """``5 vertebrae (T12?, L1?, ...); level names guessed; flagged for review: L2``."""
+    prov = landmarks.provenance
+    guessed = [lv for lv in landmarks.levels if prov[lv].level_guessed]
+    names = ", ".join(f"{lv}?" if lv in guessed else lv for lv in landmarks.levels)
+    text = f"{len(landmarks)} vertebrae ({names})"
+    if guessed:
+        text += "; level names guessed (?): give --levels to name them"
+    review = [lv for lv in landmarks.levels if prov[lv].needs_review]
+    if review:
+        text += f"; flagged for review, not graded: {', '.join(review)}"
+    return text
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .io.landmark_files import read_landmarks, read_landmarks_all, write_landmarks
 
+    if args.point_order and not args.label_map:
+        raise _UsageError("--point-order goes with --map (which labels are polygons)")
+    options: dict[str, Any] = {"format": args.from_format}
+    if args.label_map:
+        options.update(label_map=dict(args.label_map), point_order=args.point_order)
     if args.image:
-        data: Any = read_landmarks(args.source, format=args.from_format, image=args.image)
+        data: Any = read_landmarks(args.source, image=args.image, **options)
     else:
-        every = read_landmarks_all(args.source, format=args.from_format)
+        every = read_landmarks_all(args.source, **options)
         data = next(iter(every.values())) if len(every) == 1 else every
+    empty = [data] if not isinstance(data, dict) else list(data.values())
+    if not any(len(lm) for lm in empty):
+        _err(f"{args.source}: no vertebra with six points in the file; nothing written to "
+             f"{args.dest} (see --map and --point-order for labelme files labelled another way)")
+        return EXIT_FAILED
     write_landmarks(data, args.dest, format=args.to_format)
     n = 1 if not isinstance(data, dict) else len(data)
-    print(f"{args.source} -> {args.dest} ({n} image{'s' if n != 1 else ''})")
+    print(f"{args.source} -> {args.dest} ({_plural(n, 'image')})")
     return EXIT_OK
 
 
@@ -417,7 +560,20 @@ def _info_lines(meta: dict[str, Any]) -> list[str]:
             "estimated_radiographic_magnification_factor", "manufacturer", "warnings")
     shown = [k for k in keys if meta.get(k) not in (None, "", [], ())]
     width = max((len(k) for k in shown), default=0)
-    return [f"  {k:<{width}}  {meta[k]}" for k in shown]
+    return [f"  {k:<{width}}  {_spacing_text(meta[k]) if k == 'spacing' else meta[k]}"
+            for k in shown]
+
+
+def _spacing_text(spacing: Any) -> str:
+    """``(row_mm, col_mm)`` to 4 significant digits, e.g. ``0.1304 x 0.1304 mm (row x col)``.
+
+    Examples
+    --------
+    >>> _spacing_text((0.13043478260869565, 0.13043478260869565))
+    '0.1304 x 0.1304 mm (row x column)'
+    """
+    row, col = (float(v) for v in spacing)
+    return f"{row:.4g} x {col:.4g} mm (row x column)"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -446,6 +602,50 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(image)
             print("\n".join(_info_lines(meta)))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_agree(args: argparse.Namespace) -> int:
+    from .agreement import compare_readers
+
+    if len(args.readers) < 2:
+        raise _UsageError("agree needs at least two readers")
+    readers: Any = args.readers
+    if args.names:
+        names = [n.strip() for n in args.names.split(",")]
+        if len(names) != len(args.readers) or len(set(names)) != len(names):
+            raise _UsageError(f"--names: give {len(args.readers)} different names, comma-separated")
+        readers = dict(zip(names, args.readers, strict=True))
+    result = compare_readers(readers, spacing=args.spacing, reference=args.reference,
+                             missing="drop" if args.drop_missing else "raise")
+    out = result.to_csv(args.out)
+    if args.points:
+        from ._table import write_atomic
+
+        write_atomic(args.points, result.points.to_csv(index=False))
+    st = result.statistics
+    pair = f"{result.readers[0]} vs {result.readers[1]}"
+    print(f"readers: {', '.join(result.readers)}; {len(result.wide('ha'))} vertebrae matched"
+          + (f", {len(result.unmatched)} unmatched left out" if len(result.unmatched) else ""))
+    for measure in ("ha", "hm", "hp"):
+        rows = st[(st["measure"] == measure) & (st["readers"] == pair)].set_index("statistic")
+        if "bias" in rows.index:
+            unit = rows.loc["bias", "unit"]
+            print(f"  {measure} {pair}: bias {rows.loc['bias', 'value']:+.2f} {unit}, 95 % limits "
+                  f"{rows.loc['loa_low', 'value']:+.2f} to {rows.loc['loa_high', 'value']:+.2f} {unit}")
+    kappa = st[(st["statistic"] == "kappa_linear") & (st["readers"] == pair)]
+    if len(kappa):
+        print(f"  grades {pair}: linear kappa {kappa['value'].iloc[0]:.2f} (n = {kappa['n'].iloc[0]})")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._qc_report import qc_report
+
+    page = qc_report(args.grades, args.out, title=args.title,
+                     thumbnails=not args.no_thumbnails, detect=not args.no_detect)
+    print(f"wrote {page}")
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

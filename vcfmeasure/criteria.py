@@ -1,6 +1,6 @@
 """Quantitative morphometry criteria, normative tables and incident fractures.
 
-REFERENCE.md section 3. The 20 % rule needs nothing; Eastell, Melton and McCloskey-Kanis
+docs/reference.md section 3. The 20 % rule needs nothing; Eastell, Melton and McCloskey-Kanis
 need a normative table (mean and SD per level, ratio and sex) that the user supplies:
 vcfmeasure ships the file format, never a table of norms (they differ by sex, centre and
 ethnicity). See ``docs/norms.md``.
@@ -160,7 +160,7 @@ def twenty_percent_rule(morphometry: Any, *, threshold: float = 0.80) -> Criteri
 
     References
     ----------
-    Siminoski et al. 2006; ISCD wording. REFERENCE.md section 3.
+    Siminoski et al. 2006; ISCD wording. docs/reference.md section 3.
 
     Examples
     --------
@@ -197,7 +197,7 @@ def eastell(morphometry: Any, norms: Norms, *, sex: str) -> CriteriaResult:
 
     References
     ----------
-    Eastell et al., JBMR 1991;6:207-15. REFERENCE.md section 3.
+    Eastell et al., JBMR 1991;6:207-15. docs/reference.md section 3.
     """
     names = ("wedge", "biconcavity", "crush")
     zs = {r: _z(morphometry, norms, sex, r)[0] for r in names}
@@ -217,7 +217,7 @@ def melton(morphometry: Any, norms: Norms, *, sex: str, factor: float = 0.85) ->
 
     References
     ----------
-    Melton et al. 1989 [C]. REFERENCE.md section 3.
+    Melton et al. 1989 [C]. docs/reference.md section 3.
     """
     names = ("wedge", "biconcavity", "crush")
     masks = []
@@ -241,7 +241,7 @@ def mccloskey_kanis(morphometry: Any, norms: Norms, *, sex: str, sd: float = 3.0
 
     References
     ----------
-    McCloskey et al. 1993 [C]. REFERENCE.md section 3.
+    McCloskey et al. 1993 [C]. docs/reference.md section 3.
     """
     hp_pred = morphometry.hp / morphometry.crush_ratio
     pairs = (("wedge", "ha_pred", morphometry.ha), ("biconcavity", "hm_pred", morphometry.hm),
@@ -281,7 +281,7 @@ def incident_fractures(
 
     References
     ----------
-    REFERENCE.md sections 2 and 3.
+    docs/reference.md sections 2 and 3.
 
     Examples
     --------

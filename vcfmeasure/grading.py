@@ -1,12 +1,13 @@
-"""Genant semi-quantitative grading from measured heights (REFERENCE.md section 2)."""
+"""Genant semi-quantitative grading from measured heights (docs/reference.md section 2)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ._errors import VcfMeasureError
+from ._errors import DomainWarning, VcfMeasureError
 from ._table import ResultTable
 from .geometry import nearest_indices
 from .geometry._neighbours import _with_sentinel
@@ -20,21 +21,108 @@ __all__ = [
     "GRADE_CUTS",
     "DEFORMITY_TYPES",
     "spinal_deformity_index",
+    "GENANT_LEVELS",
+    "LEVEL_GROWTH",
+    "posterior_height_reduced",
+    "sdi_levels",
 ]
 
-#: Expected-height strategies (REFERENCE.md section 2): name -> one-line description.
+#: Expected-height strategies (docs/reference.md section 2): name -> one-line description.
 REFERENCE_STRATEGIES: dict[str, str] = {
     "radelement": "ACR/RSNA RadElement: max(nearest normal neighbour(s), own Hp) for a and m; "
-    "nearest normal neighbour(s) for p",
+    "nearest normal neighbour(s) for p (interpolated by level distance when on both sides)",
     "buckens": "Buckens 2013: nearest unfractured vertebra, cranial preferred",
+    "neighbour_mean": "mean of the same height in the nearest normal vertebrae above and "
+    "below, else one of them, else own Hp (kyphoplasty papers)",
     "adjacent_mean": "mean of the same height in the adjacent vertebrae above and below (LOVBH)",
     "intravertebral": "QM: own Hp for a and m; mean Hp of the adjacent vertebrae for p",
 }
+#: Strategies whose reference vertebrae must be normal (ratios and posterior height).
+_NORMAL_NEIGHBOUR_STRATEGIES = ("radelement", "buckens", "neighbour_mean")
+#: Levels Genant's method and the spinal deformity index were defined on.
+GENANT_LEVELS: tuple[str, ...] = LEVELS[LEVELS.index("T4") : LEVELS.index("L4") + 1]
+#: Largest natural growth of posterior body height per level, cranial -> caudal, allowed
+#: when a caudal body is the size reference of a cranial one [D] (docs/reference.md §2).
+LEVEL_GROWTH = 1.04
+_C2, _T4, _L4 = LEVELS.index("C2"), LEVELS.index("T4"), LEVELS.index("L4")
 #: Lower edges of grades 1, 2 and 3 (half-open bands [0, .20) [.20, .25) [.25, .40) [.40, inf)).
 GRADE_CUTS: tuple[float, float, float] = (0.20, 0.25, 0.40)
 #: Morphological type of the height with the largest reduction (a, m, p), or normal.
 DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
 _TIE_BREAK = np.array([0.0, 1e-12, 2e-12])
+
+
+def posterior_height_reduced(
+    hp: np.ndarray,
+    level_idx: np.ndarray,
+    *,
+    spine_id: np.ndarray | None = None,
+    usable: np.ndarray | None = None,
+    normal_ratio: float = 0.80,
+    max_gap: int = 3,
+    growth: float = LEVEL_GROWTH,
+) -> np.ndarray:
+    """Whether each body's posterior height is reduced against the spine around it.
+
+    A uniformly crushed body keeps normal intra-vertebral ratios, so ratios alone would
+    take it for a normal reference. Here each body's Hp is compared with the bodies
+    within ``max_gap`` levels of it: a cranial body's Hp as it is (bodies do not shrink
+    going caudally), a caudal body's Hp divided by ``growth`` per level between them (it
+    is naturally larger). The body is reduced when its Hp is below ``normal_ratio`` times
+    the largest of these: one normal body within reach is enough, however many
+    neighbours are crushed. C2 (its body includes the dens) is never a size reference.
+
+    Parameters
+    ----------
+    hp : ndarray, shape (N,)
+        Posterior heights, any one unit.
+    level_idx : ndarray of int, shape (N,)
+        Positions in :data:`vcfmeasure.LEVELS`, sorted within each spine.
+    spine_id : ndarray, shape (N,), optional
+    usable : ndarray of bool, shape (N,), optional
+        Rows that may serve as size references (default all).
+    normal_ratio : float
+        The 20 % rule's 0.80.
+    max_gap : int
+        Largest level distance to a size reference.
+    growth : float
+        Per-level factor allowed for caudal bodies (:data:`LEVEL_GROWTH`).
+
+    Returns
+    -------
+    ndarray of bool, shape (N,)
+        False where no other body lies within reach.
+
+    References
+    ----------
+    docs/reference.md section 2 (the normal-neighbour rule, a vcfmeasure default).
+
+    Examples
+    --------
+    Two adjacent crushed bodies (T12, L1) between normal T11 and L2:
+
+    >>> hp = np.array([24.0, 14.0, 15.0, 27.0])
+    >>> posterior_height_reduced(hp, np.array([17, 18, 19, 20]))
+    array([False,  True,  True, False])
+    """
+    hp = np.asarray(hp, dtype=float)
+    li = np.asarray(level_idx, dtype=np.int64)
+    n = li.size
+    sid = np.zeros(n, dtype=np.int64) if spine_id is None else np.asarray(spine_id)
+    use = np.ones(n, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    use = use & (li != _C2) & np.isfinite(hp)
+    best = np.full(n, np.nan)
+    # levels are unique within a spine, so a body within max_gap levels is within max_gap rows
+    for k in range(1, min(max_gap, max(n - 1, 0)) + 1):
+        i, j = np.arange(n - k), np.arange(k, n)  # j is k rows caudal of i
+        near = (sid[i] == sid[j]) & (li[j] - li[i] <= max_gap)
+        # j as the reference of i (caudal: scaled down) and i as the reference of j (cranial)
+        caudal = np.where(near & use[j], hp[j] / growth ** (li[j] - li[i]), np.nan)
+        cranial = np.where(near & use[i], hp[i], np.nan)
+        best[i] = np.fmax(best[i], caudal)
+        best[j] = np.fmax(best[j], cranial)
+    with np.errstate(invalid="ignore"):
+        return hp < (normal_ratio - 1e-12) * best
 
 
 def grade_arrays(
@@ -46,6 +134,7 @@ def grade_arrays(
     *,
     spine_id: np.ndarray | None = None,
     gradable: np.ndarray | None = None,
+    may_reference: np.ndarray | None = None,
     reference: str = "radelement",
     normal_ratio: float = 0.80,
     max_gap: int = 3,
@@ -63,11 +152,15 @@ def grade_arrays(
     gradable : ndarray of bool, shape (N,), optional
         False for vertebrae flagged for review: they get no grade and serve as no
         reference.
+    may_reference : ndarray of bool, shape (N,), optional
+        False for vertebrae that must not serve as reference although they are graded
+        (treated levels in :func:`vcfmeasure.compare`).
     reference : str
         A key of :data:`REFERENCE_STRATEGIES`.
     normal_ratio : float
         A vertebra is "normal" (may serve as reference) when Ha/Hp and Hm/Hp are both
-        at least this.
+        at least this and its Hp is not reduced by more than ``1 - normal_ratio``
+        against the spine around it (:func:`posterior_height_reduced`).
     max_gap : int
         Largest level distance to a reference vertebra.
     borderline_margin : float
@@ -99,27 +192,35 @@ def grade_arrays(
     li = np.asarray(level_idx, dtype=np.int64)
     n = li.size
     ok = np.ones(n, dtype=bool) if gradable is None else np.asarray(gradable, dtype=bool)
-    if reference in ("radelement", "buckens"):
+    refs_ok = ok if may_reference is None else ok & np.asarray(may_reference, dtype=bool)
+    if reference in _NORMAL_NEIGHBOUR_STRATEGIES:
         # a ratio of exactly normal_ratio counts as normal, whatever the rounding
         cut = (normal_ratio - 1e-12) * hp
-        eligible = ok & (ha >= cut) & (hm >= cut)
+        eligible = refs_ok & (ha >= cut) & (hm >= cut)
+        eligible &= ~posterior_height_reduced(hp, li, spine_id=spine_id, usable=ok,
+                                              normal_ratio=normal_ratio, max_gap=max_gap)
         up, down = nearest_indices(li, eligible, spine_id, max_gap=max_gap)
     else:
-        up, down = nearest_indices(li, ok, spine_id, max_gap=1)
+        up, down = nearest_indices(li, refs_ok, spine_id, max_gap=1)
     # row n is a NaN sentinel: index -1 (no reference) reads it
     h = np.empty((n + 1, 4))
     h[:n, 0], h[:n, 1], h[:n, 2], h[:n, 3] = ha, hm, hp, np.asarray(area, dtype=float)
     h[n] = np.nan
+    # weight of the caudal reference: 1/2 is the mean of both; a NaN row is skipped below
+    w_dn = np.full((n, 1), 0.5)
     if reference == "buckens":
         down = np.where(up >= 0, -1, down)
     elif reference == "radelement":
+        # normal bodies on both sides: interpolate by level distance (bodies grow
+        # caudally, so the nearer one alone misstates the expected size); equal
+        # distances give the mean
         li_ext = _with_sentinel(li, 0)
-        d_up = np.where(up >= 0, li - li_ext[up], 10**6)
-        d_dn = np.where(down >= 0, li_ext[down] - li, 10**6)
-        up, down = np.where(d_up <= d_dn, up, -1), np.where(d_dn <= d_up, down, -1)
+        d_up, d_dn = li - li_ext[up], li_ext[down] - li
+        both = (up >= 0) & (down >= 0)
+        w_dn[both, 0] = d_up[both] / (d_up[both] + d_dn[both])
     ref_up, ref_dn = h[up], h[down]
-    # mean of the references present: fmax/fmin skip a NaN, so one gives itself
-    ref = 0.5 * (np.fmax(ref_up, ref_dn) + np.fmin(ref_up, ref_dn))
+    ref = np.where(np.isnan(ref_up), ref_dn, np.where(np.isnan(ref_dn), ref_up,
+                                                      ref_up + w_dn * (ref_dn - ref_up)))
     own = hp[:, None]
     expected = np.where(np.isnan(ref[:, :3]), own, ref[:, :3])
     if reference == "radelement":
@@ -154,6 +255,7 @@ def grade_arrays(
         "area_reduction": area_reduction,
         "ref_above": up,
         "ref_below": down,
+        "outside_genant_range": (li < _T4) | (li > _L4),
     }
 
 
@@ -224,6 +326,9 @@ class Grades(ResultTable):
             "unit": [self.unit] * n,
             "spacing_source": [self.spacing_source] * n,
             "needs_review": np.isnan(a["grade"]),
+            "outside_genant_range": a["outside_genant_range"],
+            "level_guessed": [self.morphometry.landmarks.provenance[lv].level_guessed
+                              for lv in self.levels],
         }
 
 
@@ -247,13 +352,17 @@ def grade(
     ----------
     morphometry : Morphometry
         From :func:`vcfmeasure.measure`.
-    reference : {"radelement", "buckens", "adjacent_mean", "intravertebral"}
+    reference : {"radelement", "buckens", "neighbour_mean", "adjacent_mean", "intravertebral"}
         How Ĥ is found (see :data:`REFERENCE_STRATEGIES`). Default ``"radelement"``:
         Ĥa = max(Ha of the nearest normal neighbour(s), own Hp), the same for m, and
-        Ĥp = Hp of the nearest normal neighbour(s) or own Hp when there is none. With a
-        normal neighbour at the same distance above and below, their mean is used.
+        Ĥp = Hp of the nearest normal neighbour(s) or own Hp when there is none. With
+        normal neighbours above and below, the expected height is interpolated between
+        them by level distance (their mean when equally far).
     normal_ratio : float
-        A neighbour is normal when its Ha/Hp and Hm/Hp are both >= this (0.80).
+        A neighbour is normal when its Ha/Hp and Hm/Hp are both >= this (0.80) and its
+        Hp is not below this times the Hp of the spine around it, allowing for bodies
+        growing cranial -> caudal (:func:`posterior_height_reduced`): a uniformly
+        crushed body is no reference for its neighbour.
     max_gap : int
         Neighbours further than this many levels are not used (default 3).
     borderline_margin : float
@@ -264,13 +373,20 @@ def grade(
     Grades
         Records: ``level, grade, deformity, height_loss, reference, reference_levels,
         borderline, reduction_a/m/p, expected_ha/hm/hp, area_reduction, unit,
-        spacing_source, needs_review``. Vertebrae whose provenance says ``needs_review``
-        are not graded (grade ``None``, deformity ``"not graded"``).
+        spacing_source, needs_review, outside_genant_range, level_guessed``. Vertebrae
+        whose provenance says ``needs_review`` are not graded (grade ``None``, deformity
+        ``"not graded"``); ``level_guessed`` is True where the level name is a detector's
+        guess.
 
     References
     ----------
     Genant et al., JBMR 1993;8:1137-48; ACR/RSNA RadElement; Buckens et al. 2013;
-    REFERENCE.md section 2 (bands and default [D]).
+    docs/reference.md section 2 (bands and default [D]).
+
+    Warns
+    -----
+    DomainWarning
+        When a level lies outside T4-L4 (column ``outside_genant_range``).
 
     Examples
     --------
@@ -294,22 +410,61 @@ def grade(
         max_gap=max_gap,
         borderline_margin=borderline_margin,
     )
+    outside = [lv for lv, o in zip(morphometry.levels, arrays["outside_genant_range"],
+                                   strict=True) if o]
+    if outside:
+        warnings.warn(
+            f"grade: {', '.join(outside)} outside T4-L4, the levels Genant's method was "
+            "defined and validated on; their grades are flagged outside_genant_range and "
+            "left out of the spinal deformity index",
+            DomainWarning, stacklevel=2,
+        )
     return Grades(morphometry, arrays, reference=reference, borderline_margin=borderline_margin)
 
 
-_SDI_LEVELS = frozenset(LEVELS[LEVELS.index("T4") : LEVELS.index("L4") + 1])
+_SDI_LEVELS = frozenset(GENANT_LEVELS)
 
 
 def spinal_deformity_index(grades: Grades) -> int:
     """Spinal deformity index: the sum of the SQ grades of T4-L4.
 
-    Levels outside T4-L4 and ungraded levels add nothing.
+    Levels outside T4-L4 and ungraded levels add nothing; a spine that shows only part
+    of T4-L4 gives the sum over the levels present (see :func:`sdi_levels`).
 
     References
     ----------
-    REFERENCE.md section 2 (Genant 1993).
+    docs/reference.md section 2 (Genant 1993).
+
+    Examples
+    --------
+    Two grade-2 wedges (a 30 % anterior loss) between normal bodies:
+
+    >>> import numpy as np, vcfmeasure as vm
+    >>> ha = np.array([30.0, 21.0, 30.0, 21.0, 30.0])
+    >>> xy = np.zeros((5, 6, 2)); xy[:, :3, 0] = xy[:, 3:, 0][:, ::-1] = [0, 20, 40]
+    >>> xy[:, 3, 1], xy[:, 4:, 1] = ha, 30.0  # ia at Ha; im, ip at 30; superior at 0
+    >>> xy[..., 1] += 36 * np.arange(5)[:, None]
+    >>> lm = vm.Landmarks.from_array(xy, ["T11", "T12", "L1", "L2", "L3"])
+    >>> spinal_deformity_index(vm.grade(vm.measure(lm)))
+    4
     """
     return int(sum(
         int(g) for lv, g in zip(grades.levels, grades.grade, strict=True)
         if lv in _SDI_LEVELS and not np.isnan(g)
     ))
+
+
+def sdi_levels(grades: Grades) -> list[str]:
+    """The levels that :func:`spinal_deformity_index` summed: graded and within T4-L4.
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
+    >>> lm = vm.Landmarks({"L4": box, "L5": box + [0, 36]})
+    >>> import warnings; warnings.simplefilter("ignore", vm.DomainWarning)
+    >>> sdi_levels(vm.grade(vm.measure(lm)))
+    ['L4']
+    """
+    return [lv for lv, g in zip(grades.levels, grades.grade, strict=True)
+            if lv in _SDI_LEVELS and not np.isnan(g)]

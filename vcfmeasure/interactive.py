@@ -9,16 +9,18 @@ stay thin, so everything can be driven (and tested) without a display.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from ._errors import LandmarkError, VcfMeasureError
+from ._errors import LandmarkError, VcfMeasureError, VcfMeasureWarning
 from .landmarks import Landmarks, Provenance
 from .levels import LEVELS, POINT_NAMES, normalize_level
 
-__all__ = ["PlacementModel", "LandmarkEditor", "place_landmarks", "POINT_DESCRIPTIONS"]
+__all__ = ["PlacementModel", "LandmarkEditor", "place_landmarks", "POINT_DESCRIPTIONS",
+           "InteractiveBackendWarning"]
 
 #: What each point is, for the guidance shown in the editor's title.
 POINT_DESCRIPTIONS: dict[str, str] = {
@@ -34,6 +36,8 @@ POINT_DESCRIPTIONS: dict[str, str] = {
 UNDO_KEYS = ("u", "ctrl+z", "cmd+z")
 DELETE_KEYS = ("d", "delete")
 SNAP_KEYS = ("e",)
+#: Placement modes: six clicks per level, or one click inside each body.
+MODES = ("points", "centres")
 
 
 def expand_levels(levels: str | Iterable[str]) -> tuple[str, ...]:
@@ -342,6 +346,10 @@ class LandmarkEditor:
 
     pick_radius = 8.0
     click_tolerance = 4.0
+    #: Snapping moves a point only where the refinement is at least this confident...
+    snap_min_confidence = 0.5
+    #: ...and the point moves less than this (mm; pixels when the image has no spacing).
+    snap_max_mm = 3.0
 
     def __init__(
         self,
@@ -350,6 +358,8 @@ class LandmarkEditor:
         *,
         landmarks: Landmarks | None = None,
         snap: bool | Callable[..., Landmarks] = False,
+        mode: str = "points",
+        facing: str | None = None,
         figsize: tuple[float, float] = (7.0, 8.0),
     ) -> None:
         import matplotlib
@@ -357,6 +367,13 @@ class LandmarkEditor:
 
         from .plot._style import OKABE_ITO, show_image
 
+        if mode not in MODES:
+            raise VcfMeasureError(f"mode must be one of {MODES}, got {mode!r}")
+        if facing not in (None, "right", "left"):
+            raise VcfMeasureError(f"facing must be 'right', 'left' or None, got {facing!r}")
+        self.mode = mode
+        self.facing = facing
+        self._centres: dict[str, tuple[float, float]] = {}
         self.model = PlacementModel(levels, landmarks=landmarks)
         self.radiograph = radiograph
         if self.model.image is None:
@@ -384,8 +401,18 @@ class LandmarkEditor:
         self._dragging = False
         self._background: Any = None
         self.message = ""
-        if "inline" in matplotlib.get_backend():
-            self.message = "static inline figure: run %matplotlib widget (ipympl) to click"
+        backend = str(matplotlib.get_backend())
+        if _static_backend(backend):
+            self.message = "static figure: run %matplotlib widget (ipympl) to click"
+            warnings.warn(
+                f"place_landmarks: the matplotlib backend {backend!r} draws static figures, "
+                "so clicks will not reach the editor. In Jupyter, install the notebook extra "
+                "(pip install 'vcfmeasure[notebook]') and run %matplotlib widget before "
+                "place_landmarks; in a script, use an interactive backend (e.g. "
+                "MPLBACKEND=TkAgg or QtAgg). Placing from code (editor.place(x, y)) works "
+                "everywhere.",
+                InteractiveBackendWarning, stacklevel=3,
+            )
         canvas = self.figure.canvas
         self._cids = [
             canvas.mpl_connect("button_press_event", self._on_press),
@@ -433,6 +460,7 @@ class LandmarkEditor:
     def delete_level(self, level: str) -> None:
         """Remove a level's points; the next clicks place it again."""
         self.model.delete_level(level)
+        self._centres.pop(normalize_level(level), None)
         self.message = f"{normalize_level(level)} deleted (u to undo)"
         self.redraw()
 
@@ -450,11 +478,89 @@ class LandmarkEditor:
         level = normalize_level(level)
         if not self.model.is_complete(level):
             raise VcfMeasureError(f"{level}: place all six points before snapping")
-        before = Landmarks({level: self.model.points(level)}, validate=False)
+        clicks = self.model.points(level)
+        before = Landmarks({level: clicks}, validate=False)
         refined = refine(self.radiograph, before)
-        self.model.set_level(level, refined[level], provenance=refined.provenance[level])
-        self.message = f"{level} snapped to edges (u to undo)"
+        prov = refined.provenance[level]
+        conf = np.array(prov.point_confidence if prov.point_confidence is not None
+                        else (1.0,) * 6)
+        spacing = getattr(self.radiograph, "spacing", None)
+        per_px = float(np.sqrt(spacing[0] * spacing[1])) if spacing else 1.0
+        moved = np.hypot(*(np.asarray(refined[level]) - clicks).T) * per_px
+        take = (conf >= self.snap_min_confidence) & (moved <= self.snap_max_mm)
+        take &= np.isfinite(np.asarray(refined[level])).all(axis=1)
+        names = [n for n, t in zip(POINT_NAMES, take, strict=True) if not t]
+        if not take.any():
+            self.message = (f"{level}: no clear edge near the clicks: nothing snapped, "
+                            "points kept where clicked")
+            self.redraw()
+            return
+        pts = np.where(take[:, None], np.asarray(refined[level]), clicks)
+        note = None if take.all() else (
+            f"kept as clicked (no clear edge): {' '.join(names)}")
+        new = Provenance(
+            "refined", tool=prov.tool, version=prov.version,
+            confidence=float(np.where(take, conf, 1.0).min()),
+            point_confidence=tuple(float(c) if t else 1.0
+                                   for c, t in zip(conf, take, strict=True)),
+            note=note,
+        )
+        if self.model.level_problem(level) is None:
+            try:
+                Landmarks({level: pts})
+            except LandmarkError:
+                self.message = f"{level}: snapping would cross the outline: points kept"
+                self.redraw()
+                return
+        self.model.set_level(level, pts, provenance=new)
+        if take.all():
+            self.message = f"{level}: all 6 points snapped to edges (u to undo)"
+        else:
+            self.message = (f"{level}: {int(take.sum())} of 6 points snapped to edges; "
+                            f"{' '.join(names)} kept where clicked (no clear edge; u to undo)")
         self.redraw()
+
+    def place_centre(self, x: float, y: float) -> str | None:
+        """One click inside the next level's body: place its six points (centres mode).
+
+        Uses :func:`vcfmeasure.detect.landmarks_from_centres` with this click and the
+        clicks of up to two levels on each side (the spine's direction); the facing found
+        on the first click is kept for the session (or ``facing=`` as given). Returns
+        the level placed, or None when every level is placed or the click is refused (the
+        title says why). One undo step.
+        """
+        from .detect import landmarks_from_centres
+
+        nxt = self.model.next_point()
+        if nxt is None:
+            self.message = "every level is placed: drag a point to move it, d to delete one"
+            self.redraw()
+            return None
+        level = nxt[0]
+        order = [lv for lv in LEVELS if lv in self._centres or lv == level]
+        i = order.index(level)
+        near = {lv: self._centres[lv] for lv in order[max(i - 2, 0): i + 3] if lv != level}
+        try:
+            lm = landmarks_from_centres(self.radiograph, {**near, level: (x, y)},
+                                        facing=self.facing)
+        except VcfMeasureError as exc:
+            self.message = f"click refused: {exc}"
+            self.redraw()
+            return None
+        if self.facing is None:
+            self.facing = lm.image["facing"] if lm.image else None
+        prov = lm.provenance[level]
+        self.model.set_level(level, lm[level], provenance=prov)
+        self._centres[level] = (float(x), float(y))
+        if prov.confidence == 0 and prov.note and "not found" in prov.note:
+            self.message = (f"{level}: body edges not found: a typical box around the click; "
+                            "drag its points onto the body")
+        elif prov.needs_review:
+            self.message = f"{level}: some edges unclear: check its points and drag to correct"
+        else:
+            self.message = f"{level}: six points from one click (drag any to correct)"
+        self.redraw()
+        return level
 
     def save(self, path: str | os.PathLike[str], *, format: str | None = None) -> None:
         """Write the complete levels with :func:`vcfmeasure.write_landmarks`."""
@@ -484,6 +590,11 @@ class LandmarkEditor:
         nxt = self.model.next_point()
         if nxt is None:
             head = f"All {len(self.model.levels)} levels placed: drag a point to adjust"
+        elif self.mode == "centres":
+            level = nxt[0]
+            k = self.model.levels.index(level) + 1
+            head = (f"Click once inside the {level} body (its central half) - level "
+                    f"{k}/{len(self.model.levels)}")
         else:
             level, i = nxt
             name = POINT_NAMES[i]
@@ -616,6 +727,9 @@ class LandmarkEditor:
             self.message = "every point is placed: drag to move, d to delete a level"
             self.redraw()
             return
+        if self.mode == "centres":
+            self.place_centre(event.xdata, event.ydata)
+            return
         self.place(event.xdata, event.ydata)
 
     def _on_key(self, event: Any) -> None:
@@ -649,12 +763,27 @@ class LandmarkEditor:
                 f"levels complete, {where}>")
 
 
+class InteractiveBackendWarning(VcfMeasureWarning):
+    """The editor was opened on a backend that cannot deliver clicks."""
+
+
+_STATIC_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+def _static_backend(name: str) -> bool:
+    """Whether a matplotlib backend only renders (Agg, files, Jupyter's inline images)."""
+    low = name.lower()
+    return low in _STATIC_BACKENDS or "inline" in low
+
+
 def place_landmarks(
     radiograph: Any,
     levels: str | Iterable[str],
     *,
     landmarks: Landmarks | None = None,
     snap: bool | Callable[..., Landmarks] = False,
+    mode: str = "points",
+    facing: str | None = None,
 ) -> LandmarkEditor:
     """Open an interactive figure to place six landmarks per vertebra by clicking.
 
@@ -674,7 +803,10 @@ def place_landmarks(
           and clicks made in those modes place nothing;
         - ``e``: snap the level under the cursor to the nearby edges with
           :func:`vcfmeasure.refine_landmarks` (with ``snap=True`` each level is snapped
-          as soon as its sixth point is placed; ``u`` restores the clicks).
+          as soon as its sixth point is placed; ``u`` restores the clicks). Only points
+          with a clear edge move; the title says how many did;
+        - ``mode="centres"``: each click places a whole level (six points) from one click
+          inside its body; then drag points to correct.
 
     Parameters
     ----------
@@ -685,7 +817,16 @@ def place_landmarks(
         Start from these points (detected or loaded) to correct them.
     snap : bool or callable
         ``True`` snaps each completed level with :func:`vcfmeasure.refine_landmarks`; a
-        callable ``(radiograph, landmarks) -> Landmarks`` is used in its place.
+        callable ``(radiograph, landmarks) -> Landmarks`` is used in its place. A point
+        moves only where the refinement is confident (``point_confidence`` >= 0.5) and
+        the move is under 3 mm; the others stay where clicked and the title says which.
+    mode : {"points", "centres"}
+        ``"points"``: six clicks per level. ``"centres"``: one click inside each body
+        (anywhere in its central half) places its six points
+        (:func:`vcfmeasure.detect.landmarks_from_centres`); drag any to correct.
+    facing : {"right", "left"}, optional
+        Centres mode: the side the bodies' anterior faces (guessed on the first click
+        when not given, then kept).
 
     Returns
     -------
@@ -697,10 +838,20 @@ def place_landmarks(
         ``.save(path)`` / ``.load(path)`` through :func:`vcfmeasure.write_landmarks` /
         :func:`vcfmeasure.read_landmarks`.
 
+    Warns
+    -----
+    InteractiveBackendWarning
+        When matplotlib's backend only draws static images (Agg, inline), saying how to
+        enable clicking.
+
     Examples
     --------
-    >>> import numpy as np, vcfmeasure as vm
-    >>> editor = vm.place_landmarks(np.zeros((60, 60)), ["L1"])
+    Headless, as here, it warns that clicks need an interactive backend; ``place`` works:
+
+    >>> import numpy as np, warnings, vcfmeasure as vm
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", vm.VcfMeasureWarning)
+    ...     editor = vm.place_landmarks(np.zeros((60, 60)), ["L1"])
     >>> editor.ax.get_title().splitlines()[0]
     'Click L1 sp (superior endplate, posterior corner) - point 1/6, level 1/1'
     >>> for xy in [(10, 10), (30, 10), (50, 10), (50, 40), (30, 40), (10, 40)]:
@@ -708,4 +859,5 @@ def place_landmarks(
     >>> editor.landmarks["L1"][3]
     array([50., 40.])
     """
-    return LandmarkEditor(radiograph, levels, landmarks=landmarks, snap=snap)
+    return LandmarkEditor(radiograph, levels, landmarks=landmarks, snap=snap, mode=mode,
+                          facing=facing)

@@ -36,6 +36,9 @@ class Provenance:
     needs_review : bool
         Flagged for a human before grading (low confidence, unreadable).
     note : str, optional
+    reviewed_by, reviewed_at : str, optional
+        Who accepted the points after review and when (ISO 8601), set by
+        :meth:`Landmarks.mark_reviewed`.
     procedure : str, optional
         What was done to the vertebra (``"vertebroplasty"``, ``"kyphoplasty"``,
         ``"implant"`` or free text); read by :func:`vcfmeasure.cement.measure_cement`
@@ -55,6 +58,8 @@ class Provenance:
     level_guessed: bool = False
     needs_review: bool = False
     note: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
     procedure: str | None = None
 
     def __post_init__(self) -> None:
@@ -442,6 +447,96 @@ class Landmarks(Mapping[str, np.ndarray]):
         new = self.subset(self._levels)
         new.image = {**(self.image or {}), **image}
         return new
+
+    def mark_reviewed(
+        self,
+        levels: str | Iterable[str],
+        *,
+        reader: str,
+        when: Any = None,
+    ) -> Landmarks:
+        """A new record in which a reader has accepted the given levels after review.
+
+        Clears ``needs_review`` and records ``reviewed_by`` and ``reviewed_at`` in each
+        level's provenance (kept by the native JSON landmark format); the points, the
+        method and the note stay as they were. :func:`vcfmeasure.grade` then grades them.
+
+        Parameters
+        ----------
+        levels : str or iterable of str
+            The levels accepted (``"all"`` for every level).
+        reader : str
+            Who reviewed them (name, initials or user id); not empty.
+        when : datetime or str, optional
+            When (default: now). A naive datetime is taken as UTC; a string must be ISO
+            8601.
+
+        Returns
+        -------
+        Landmarks
+
+        Raises
+        ------
+        LandmarkError
+            For a level not in the record, an empty reader, a time that is not ISO 8601,
+            or an accepted level whose outline is implausible (correct its points first).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> box = np.array([[0, 0], [10, 0], [20, 0], [20, 18], [10, 18], [0, 20]], float)
+        >>> lm = Landmarks({"L1": box}, provenance={"method": "detected", "needs_review": True})
+        >>> ok = lm.mark_reviewed("L1", reader="AB", when="2026-12-03T09:00:00+00:00")
+        >>> bool(ok.needs_review[0]), ok.provenance["L1"].reviewed_by
+        (False, 'AB')
+        >>> ok.provenance["L1"].reviewed_at
+        '2026-12-03T09:00:00+00:00'
+        """
+        from dataclasses import replace as _replace
+        from datetime import UTC, datetime
+
+        if not isinstance(reader, str) or not reader.strip():
+            raise LandmarkError("mark_reviewed: reader must name who reviewed (e.g. initials)")
+        if when is None:
+            when = datetime.now(UTC).replace(microsecond=0)
+        elif isinstance(when, str):
+            try:
+                when = datetime.fromisoformat(when)
+            except ValueError:
+                raise LandmarkError(
+                    f"mark_reviewed: when={when!r} is not an ISO 8601 time "
+                    "(e.g. '2026-12-03T09:00:00+00:00')"
+                ) from None
+        elif not isinstance(when, datetime):
+            raise LandmarkError(
+                f"mark_reviewed: when must be a datetime or ISO 8601 string, got {when!r}"
+            )
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if isinstance(levels, str) and levels.strip().lower() == "all":
+            chosen = set(self._levels)
+        else:
+            names = [levels] if isinstance(levels, str) else list(levels)
+            chosen = {normalize_level(lv) for lv in names}
+        missing = sorted(chosen - set(self._levels))
+        if missing:
+            raise LandmarkError(f"{missing[0]}: level not in these landmarks; cannot accept it")
+        for lv in chosen:
+            try:
+                validate_bodies((lv,), self[lv][None])
+            except LandmarkError as exc:
+                raise LandmarkError(
+                    f"{lv}: cannot accept an implausible outline; correct its points first "
+                    f"({exc})"
+                ) from None
+        stamp = when.isoformat()
+        prov = {
+            lv: _replace(p, needs_review=False, reviewed_by=reader.strip(), reviewed_at=stamp)
+            if lv in chosen else p
+            for lv, p in self._provenance.items()
+        }
+        return Landmarks(zip(self._levels, self._xy, strict=True), provenance=prov,
+                         image=self.image, validate=False)
 
     def map_points(self, func: Any, **kwargs: Any) -> Landmarks:
         """Apply ``func((N, 6, 2) array) -> (N, 6, 2) array`` to every point.

@@ -9,7 +9,7 @@ from ._errors import LandmarkError
 __all__ = ["LEVELS", "POINT_NAMES", "level_index", "normalize_level", "sort_levels"]
 
 #: Canonical point order: superior/inferior endplate x posterior/middle/anterior. It walks
-#: the body outline (REFERENCE.md section 1).
+#: the body outline (docs/reference.md section 1).
 POINT_NAMES: tuple[str, ...] = ("sp", "sm", "sa", "ia", "im", "ip")
 
 #: Every level vcfmeasure knows, cranial to caudal.

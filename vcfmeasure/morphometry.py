@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import LandmarkError, SpacingError
-from ._table import ResultTable
+from ._table import Column, ResultTable
 from .geometry import (
     adjacent_indices,
     direction_angle,
@@ -150,7 +150,7 @@ class Morphometry(ResultTable):
         Unit of the heights (areas in unit²).
     spacing : (row_mm, col_mm) or None
     spacing_source : str
-        Where the spacing came from (REFERENCE.md section 7), ``"unknown"`` in pixels.
+        Where the spacing came from (docs/reference.md section 7), ``"unknown"`` in pixels.
     landmarks : Landmarks
         The points measured, in pixels.
     regional : list of dict
@@ -183,6 +183,19 @@ class Morphometry(ResultTable):
         self._columns = columns
         self._regional: list[dict[str, Any]] | None = None
 
+    ha = Column("Anterior heights |sa - ia|, shape (N,), in :attr:`unit`.")
+    hm = Column("Middle heights |sm - im|, shape (N,), in :attr:`unit`.")
+    hp = Column("Posterior heights |sp - ip|, shape (N,), in :attr:`unit`.")
+    wedge_ratio = Column("Ha/Hp, shape (N,).")
+    biconcavity_ratio = Column("Hm/Hp, shape (N,).")
+    crush_ratio = Column("Hp over the Hp of the adjacent levels (the ``crush`` variant), (N,).")
+    crush_ratio_above = Column("Hp over the Hp of the level above, shape (N,); NaN without it.")
+    crush_ratio_below = Column("Hp over the Hp of the level below, shape (N,); NaN without it.")
+    wedge_angle = Column("Endplate angle of each body, deg, + converging anteriorly, (N,).")
+    local_kyphosis_cobb = Column("Cobb angle, level above to level below, deg, shape (N,).")
+    local_kyphosis_gardner = Column("Gardner angle, level above to own body, deg, shape (N,).")
+    area = Column("Projected hexagon area, shape (N,), in :attr:`unit` squared.")
+
     def __repr__(self) -> str:
         return (
             f"<Morphometry {len(self.levels)} levels, unit={self.unit}, "
@@ -203,7 +216,7 @@ class Morphometry(ResultTable):
 
         References
         ----------
-        REFERENCE.md section 4, "Global".
+        docs/reference.md section 4, "Global".
         """
         if self._regional is None:
             out = []
@@ -251,6 +264,7 @@ class Morphometry(ResultTable):
             np.nan if prov[lv].confidence is None else prov[lv].confidence for lv in self.levels
         ]
         cols["needs_review"] = [prov[lv].needs_review for lv in self.levels]
+        cols["level_guessed"] = [prov[lv].level_guessed for lv in self.levels]
         return cols
 
 
@@ -289,7 +303,8 @@ def measure(
         endplate of the level below), ``local_kyphosis_gardner`` (level above's superior
         to own inferior endplate), ``local_kyphosis_vertebral`` (the index vertebra's own
         endplate angle, the FREE trial's "kyphotic angulation"), ``area`` (unit², shoelace
-        hexagon), provenance.
+        hexagon), provenance (``provenance, confidence, needs_review, level_guessed``:
+        the last True where the level name is a detector's guess).
 
     Notes
     -----
@@ -301,7 +316,7 @@ def measure(
 
     References
     ----------
-    REFERENCE.md sections 1 (heights, ratios, area) and 4 (angles); Eastell et al.,
+    docs/reference.md sections 1 (heights, ratios, area) and 4 (angles); Eastell et al.,
     JBMR 1991;6:207-15 (ratios).
 
     Examples

@@ -12,7 +12,7 @@ from ._errors import ImageError, SpacingError
 
 __all__ = ["Radiograph", "resolve_spacing", "SPACING_SOURCES"]
 
-#: The words a ``spacing_source`` starts with (REFERENCE.md section 7), most trusted first.
+#: The words a ``spacing_source`` starts with (docs/reference.md section 7), most trusted first.
 SPACING_SOURCES: tuple[str, ...] = (
     "calibrated",
     "magnification-corrected",
@@ -38,7 +38,8 @@ class Radiograph:
     spacing_source : str
         Where the spacing came from; starts with one of :data:`SPACING_SOURCES`
         (``"calibrated"``, ``"magnification-corrected"``, ``"detector"``, ``"film"``,
-        ``"user"``, ``"unknown"``), followed by details such as the DICOM tag.
+        ``"user"``, ``"unknown"``), followed by details such as the DICOM tag. A
+        spacing given without a source is the user's: ``"user"``.
     metadata : dict
         What was read from the file (modality, view position, photometric, UIDs, ...).
     path : str or None
@@ -49,9 +50,9 @@ class Radiograph:
     Examples
     --------
     >>> import numpy as np
-    >>> rg = Radiograph(np.zeros((4, 5)), spacing=(0.2, 0.1), spacing_source="user")
-    >>> rg.shape, rg.unit
-    ((4, 5), 'mm')
+    >>> rg = Radiograph(np.zeros((4, 5)), spacing=(0.2, 0.1))
+    >>> rg.shape, rg.unit, rg.spacing_source
+    ((4, 5), 'mm', 'user')
     """
 
     pixels: np.ndarray
@@ -70,8 +71,14 @@ class Radiograph:
             pixels = pixels.astype(np.float32)
         object.__setattr__(self, "pixels", pixels)
         if self.spacing is not None:
-            spacing, _ = resolve_spacing(self.spacing)
+            try:
+                spacing, _ = resolve_spacing(self.spacing)
+            except SpacingError as exc:
+                raise SpacingError(f"{where}Radiograph(spacing=...): {exc}") from None
             object.__setattr__(self, "spacing", spacing)
+            if self.spacing_source.startswith("unknown"):
+                # a number given with no source: the user's, and lengths will be in mm
+                object.__setattr__(self, "spacing_source", "user")
         elif not self.spacing_source.startswith("unknown"):
             raise SpacingError(
                 f"{where}spacing_source is {self.spacing_source!r} but spacing is None; "
@@ -128,7 +135,8 @@ def resolve_spacing(spacing: Any) -> tuple[tuple[float, float] | None, str]:
     Raises
     ------
     SpacingError
-        If a value is not a positive finite number.
+        If a value is not a positive finite number, or a sequence does not hold exactly
+        two (a one-element ``(0.1,)`` is refused: it may be half of a pair).
 
     Examples
     --------
@@ -147,12 +155,14 @@ def resolve_spacing(spacing: Any) -> tuple[tuple[float, float] | None, str]:
         if spacing.spacing is None:
             return None, str(spacing.spacing_source)
         return resolve_spacing(spacing.spacing)[0], str(spacing.spacing_source)
-    values = np.atleast_1d(np.asarray(spacing, dtype=object)).ravel()
-    if values.size == 1:
-        values = np.repeat(values, 2)
-    if values.size != 2:
+    if isinstance(spacing, (str, bytes)):
+        raise SpacingError(f"spacing {spacing!r} is not numeric; give mm per pixel")
+    values = np.asarray(spacing, dtype=object)
+    if values.ndim == 0:
+        values = np.repeat(values.reshape(1), 2)
+    elif values.shape != (2,):
         raise SpacingError(
-            f"spacing must be a number or (row_mm, col_mm), got {spacing!r}"
+            f"spacing must be a number or a pair (row_mm, col_mm), got {spacing!r}"
         )
     out = []
     for v in values:

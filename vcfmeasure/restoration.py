@@ -1,4 +1,7 @@
-"""Pre/post kyphoplasty or vertebroplasty comparison, and follow-up re-collapse."""
+"""Pre/post kyphoplasty or vertebroplasty comparison, and follow-up re-collapse.
+
+docs/reference.md section 5.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,17 @@ import numpy as np
 
 from ._errors import PlausibilityWarning, VcfMeasureError
 from ._table import ResultTable
-from .geometry import nearest_indices
-from .levels import normalize_level
+from .levels import LEVELS, normalize_level
 
 __all__ = ["compare", "Restoration", "PUBLISHED_LIMITS"]
 
 #: Beyond these a result is flagged with a PlausibilityWarning: far outside the published
-#: magnitudes of REFERENCE.md section 5 (Lieberman 2001 +2.9 mm / 46.8 %; J Orthop Trauma
+#: magnitudes of docs/reference.md section 5 (Lieberman 2001 +2.9 mm / 46.8 %; J Orthop Trauma
 #: 2004 +4.6 mm anterior; Papanastassiou 2012 4.8 deg kyphosis reduction).
 PUBLISHED_LIMITS = {"delta_mm": 15.0, "restored_fraction": 1.5, "angle_deg": 25.0}
 
 _H = ("a", "m", "p")
+_GENANT = frozenset(LEVELS[LEVELS.index("T4") : LEVELS.index("L4") + 1])
 
 
 def _positions(morph: Any, levels: list[str]) -> np.ndarray:
@@ -56,23 +59,33 @@ class Restoration(ResultTable):
         return f"<Restoration {len(self.levels)} levels, unit={self.unit}>"
 
 
-def _reference(pre: Any, untreated_normal: np.ndarray, max_gap: int):
-    """Reference heights (N, 3) from the nearest eligible neighbours in the pre image."""
-    li = pre.level_index
-    up, down = nearest_indices(li, untreated_normal, max_gap=max_gap)
-    # row n is a NaN sentinel that index -1 (no neighbour) reads
-    h = np.stack([pre.ha, pre.hm, pre.hp], axis=1)
-    h = np.vstack([h, np.full((1, 3), np.nan)])
-    hu, hd = h[up], h[down]
-    # mean of the neighbours present (fmax/fmin skip a NaN), else own Hp
-    ref = 0.5 * (np.fmax(hu, hd) + np.fmin(hu, hd))
-    ref = np.where(np.isnan(ref), pre.hp[:, None], ref)
-    source = []
-    for u, d in zip(up, down, strict=True):
+def _reference(pre: Any, untreated: np.ndarray, reference: str, normal_ratio: float,
+               max_gap: int) -> tuple[np.ndarray, list[str]]:
+    """Expected heights (N, 3) in the pre image and the levels that gave them.
+
+    The engine of :func:`vcfmeasure.grade`, so a strategy means the same in both.
+    """
+    from .grading import grade_arrays
+
+    g = grade_arrays(pre.ha, pre.hm, pre.hp, pre.area, pre.level_index,
+                     gradable=~pre.landmarks.needs_review, may_reference=untreated,
+                     reference=reference, normal_ratio=normal_ratio, max_gap=max_gap)
+    ref = np.stack([g["expected_ha"], g["expected_hm"], g["expected_hp"]], axis=1)
+    used = []
+    for u, d in zip(g["ref_above"], g["ref_below"], strict=True):
         names = [pre.levels[j] for j in (u, d) if j >= 0]
-        source.append("mean of " + " and ".join(names) if len(names) == 2
-                      else names[0] if names else "own hp")
-    return ref, source
+        used.append("+".join(names) if names else "own hp")
+    return ref, used
+
+
+def _source_text(reference: str, used: str) -> str:
+    if used == "own hp":
+        return used
+    names = used.split("+")
+    if len(names) == 1:
+        return names[0]
+    word = "mean" if reference in ("neighbour_mean", "adjacent_mean") else reference
+    return f"{word} of {names[0]} and {names[1]}"
 
 
 def compare(
@@ -81,6 +94,7 @@ def compare(
     *,
     follow_up: Any = None,
     treated: Iterable[str] | None = None,
+    reference: str = "neighbour_mean",
     recollapse_height: float = 0.15,
     recollapse_angle: float = 10.0,
     normal_ratio: float = 0.80,
@@ -99,17 +113,27 @@ def compare(
     treated : iterable of str, optional
         Levels that were treated. They never serve as reference, and when given only
         they are reported; by default every level present in both images is reported.
+    reference : str
+        How the expected height Ĥ is found in the pre image: a key of
+        :data:`vcfmeasure.grading.REFERENCE_STRATEGIES`, computed exactly as
+        :func:`vcfmeasure.grade` does (treated levels excluded as references). Default
+        ``"neighbour_mean"``, the kyphoplasty literature's: the mean of the same height
+        in the nearest normal, untreated vertebrae above and below, else one of them,
+        else own Hp. ``reference="radelement"`` makes ``preop_loss_x`` equal
+        ``grade``'s ``reduction_x``; restored fractions depend on this choice (see
+        ``docs/measurement.md``).
     recollapse_height, recollapse_angle : float
         Re-collapse when a height falls by at least this fraction, or the wedge angle or
         local kyphosis grows by at least this many degrees, from post to follow-up
         (Yu 2017: 0.15 and 10 deg).
     normal_ratio, max_gap : float, int
         A reference neighbour must have Ha/Hp and Hm/Hp >= ``normal_ratio`` in the pre
-        image, be untreated, and lie within ``max_gap`` levels.
+        image, an Hp not reduced against the spine around it (as in
+        :func:`vcfmeasure.grade`), be untreated, and lie within ``max_gap`` levels.
     min_loss : float
         A pre-operative loss below this fraction of the reference height counts as
         nothing lost (``restored_x`` NaN): a fraction of a loss smaller than the
-        measurement precision (REFERENCE.md section 6) is noise. Default 0.02 [D].
+        measurement precision (docs/reference.md section 6) is noise. Default 0.02 [D].
     procedures : dict, optional
         Level -> procedure (``"vertebroplasty"``, ``"kyphoplasty"``, ``"implant"`` or free
         text): a ``procedure`` column, :meth:`Restoration.by_procedure`, and (without
@@ -121,7 +145,10 @@ def compare(
         Per level: ``level, unit``; for x in a, m, p: ``hx_pre, hx_post, delta_hx`` (mm
         or px restored), ``reference_hx`` (Ĥx), ``preop_loss_x`` ((Ĥx - Hx,pre)/Ĥx),
         ``restored_x`` (fraction of lost height regained, NaN when nothing was lost, with
-        ``restored_note``); ``reference_source``; ``wedge_angle_pre/post/correction``
+        ``restored_note``); ``reference`` (the strategy), ``reference_levels`` (the
+        neighbour levels used, ``"T12+L2"`` or ``"own hp"``), ``reference_source`` (the
+        same in words); ``outside_genant_range``; ``level_guessed`` (the level name is a
+        detector's guess in one of the images: warned); ``wedge_angle_pre/post/correction``
         and ``local_kyphosis_pre/post/correction`` (deg, pre - post, + = kyphosis
         reduced); with ``follow_up``: ``hx_fu, loss_x`` ((Hx,post - Hx,fu)/Hx,post),
         ``wedge_angle_fu, angle_loss`` (fu - post), ``local_kyphosis_fu,
@@ -133,12 +160,14 @@ def compare(
     Warns
     -----
     PlausibilityWarning
-        When the images' spacing sources or patient positions differ, or a result lies
-        far outside the published magnitudes (:data:`PUBLISHED_LIMITS`).
+        When the images' spacing sources or patient positions differ, a level name was
+        guessed by the detector, or a result lies far outside the published magnitudes
+        (:data:`PUBLISHED_LIMITS`).
 
     References
     ----------
-    REFERENCE.md section 5: Lieberman et al. 2001; Winkelmann et al. 2018; Yu et al. 2017.
+    docs/reference.md section 5: Lieberman et al. 2001; Winkelmann et al. 2018; Yu et al.
+    2017.
 
     Examples
     --------
@@ -173,7 +202,7 @@ def compare(
     if len({p for p in positions.values() if p}) > 1:
         notes.append(
             "patient positions differ (" + ", ".join(f"{n}: {p}" for n, p in positions.items())
-            + "); heights and kyphosis change with position (REFERENCE.md section 5)"
+            + "); heights and kyphosis change with position (docs/reference.md section 5)"
         )
     from .procedures import normalize_procedures
 
@@ -193,10 +222,8 @@ def compare(
             "compare: no level is present in every image ("
             + "; ".join(f"{n}: {', '.join(m.levels) or 'none'}" for n, m in images) + ")"
         )
-    eligible = np.array(
-        [lv not in treated_set for lv in pre.levels]
-    ) & (pre.wedge_ratio >= normal_ratio - 1e-12) & (pre.biconcavity_ratio >= normal_ratio - 1e-12)
-    ref_all, src_all = _reference(pre, eligible, max_gap)
+    untreated = np.array([lv not in treated_set for lv in pre.levels], dtype=bool)
+    ref_all, used_all = _reference(pre, untreated, reference, normal_ratio, max_gap)
     ipre, ipost = _positions(pre, common), _positions(post, common)
     ref = ref_all[ipre]
     cols: dict[str, Any] = {"level": common, "unit": [pre.unit] * len(common)}
@@ -217,7 +244,11 @@ def compare(
         cols[f"reference_h{x}"] = ref[:, k]
         cols[f"preop_loss_{x}"] = lost / ref[:, k]
         cols[f"restored_{x}"] = restored
-    cols["reference_source"] = [src_all[i] for i in ipre]
+    cols["reference"] = [reference] * len(common)
+    cols["reference_levels"] = [used_all[i] for i in ipre]
+    cols["reference_source"] = [_source_text(reference, used_all[i]) for i in ipre]
+    cols["outside_genant_range"] = [lv not in _GENANT for lv in common]
+    cols["level_guessed"] = _guessed(images, common, notes)
     cols["restored_note"] = ["; ".join(n) for n in notes_per_level]
     for col in ("wedge_angle", "local_kyphosis"):
         src = "local_kyphosis_cobb" if col == "local_kyphosis" else col
@@ -258,6 +289,21 @@ def compare(
         warnings.warn(f"compare: {note}", PlausibilityWarning, stacklevel=2)
     return Restoration(common, cols, unit=pre.unit, spacing_source=pre.spacing_source,
                        warnings_=notes, incident=incident)
+
+
+def _guessed(images: list[tuple[str, Any]], common: list[str], notes: list[str]) -> list[bool]:
+    """Per compared level, whether its name is a detector's guess in any image (noted)."""
+    out = []
+    for lv in common:
+        where = [n for n, m in images if m.landmarks.provenance[lv].level_guessed]
+        out.append(bool(where))
+        if where:
+            notes.append(
+                f"{lv}: level name guessed by the detector in {', '.join(where)}: the images "
+                "may compare different vertebrae; confirm the levels (detect_landmarks("
+                "levels=...)) before reading the change"
+            )
+    return out
 
 
 def _plausibility(cols: dict[str, Any], unit: str, notes: list[str]) -> None:

@@ -33,6 +33,7 @@ The parts, one module each:
 
 from __future__ import annotations
 
+from .._qc_report import qc_report
 from ._columns import COMPARE_COLUMNS, GRADE_COLUMNS, _key_fields, _task_key
 from ._csv import _cell, _frame, _render
 from ._inputs import (
@@ -60,6 +61,7 @@ __all__ = [
     "parse_shard",
     "group_patients",
     "merge_outputs",
+    "qc_report",
     "Task",
     "BatchSummary",
     "GRADE_COLUMNS",

@@ -10,8 +10,29 @@ from typing import Any
 
 import numpy as np
 
+#: Longest text kept in one CSV cell; longer text (a 64 KB attribute quoted in a warning)
+#: is cut, saying how much was cut, so that every output reads back with any CSV reader.
+MAX_CELL_CHARS = 4096
+
+#: Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula.
+
+    Text starting with ``'`` is prefixed too, so that :func:`_raw` undoes it exactly.
+    """
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def _raw(text: Any) -> Any:
+    """Undo :func:`_neutralise` (the DataFrame and Parquet keep the raw values)."""
+    return text[1:] if isinstance(text, str) and text.startswith("'") else text
+
 
 def _cell(value: Any) -> str:
+    """One CSV cell: fixed number formats, one line, bounded, formulas neutralised."""
     if value is None:
         return ""
     if isinstance(value, bool | np.bool_):
@@ -21,7 +42,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, float | np.floating):
         f = float(value)
         return "" if math.isnan(f) else repr(f)
-    return str(value).replace("\r", " ").replace("\n", " ")
+    text = _neutralise(str(value)).replace("\r", " ").replace("\n", " ")
+    if len(text) > MAX_CELL_CHARS:
+        cut = len(text) - MAX_CELL_CHARS + 40
+        text = f"{text[:MAX_CELL_CHARS - 40]} ... [{cut} characters cut]"
+    return text
 
 
 def _render(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
@@ -34,11 +59,11 @@ def _render(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> s
 
 
 def _frame(text: str, columns: Sequence[tuple[str, str]]):
-    """Typed DataFrame from rendered CSV text (header included)."""
+    """Typed DataFrame from rendered CSV text (header included), raw text values."""
     import pandas as pd
 
     dtypes = {"str": str, "float": "float64", "int": "Int64", "bool": "boolean"}
-    return pd.read_csv(
+    frame = pd.read_csv(
         io.StringIO(text),
         dtype={name: dtypes[kind] for name, kind in columns},
         keep_default_na=False,
@@ -46,6 +71,10 @@ def _frame(text: str, columns: Sequence[tuple[str, str]]):
         # rows must read back bit for bit; pandas >= 3 parses exactly by default
         **({} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}),
     )
+    for name, kind in columns:
+        if kind == "str" and len(frame):
+            frame[name] = frame[name].map(_raw)
+    return frame
 
 
 def _missing(value: Any) -> bool:

@@ -7,6 +7,8 @@ import csv
 import glob
 import io
 import os
+import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +54,9 @@ class Task:
         Why no landmark file was matched, or a problem found while collecting.
     members : tuple of Task
         For compare: the pre, post and optional follow-up tasks of one patient.
+    aliases : tuple of str
+        Other paths (symlinks, ``a/../a``) by which the same image file was given; it is
+        graded once and its rows' ``warnings`` list them.
     """
 
     image: str
@@ -63,6 +68,7 @@ class Task:
     procedure: str = ""
     note: str = ""
     members: tuple[Task, ...] = field(default=())
+    aliases: tuple[str, ...] = field(default=())
 
 
 def _is_glob(text: str) -> bool:
@@ -78,16 +84,44 @@ def _has_dicom_magic(path: Path) -> bool:
     return head[128:132] == b"DICM"
 
 
+def _file_kind(path: Path) -> str:
+    """``"file"``, ``"dir"``, ``"missing"`` or what else the path is (never opens it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "missing"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _not_regular(path: Path, kind: str) -> str:
+    return f"{path}: is {kind}, not an image file; skipped (it would block or never end)"
+
+
 def _looks_like_image(path: Path) -> bool:
     name = path.name.lower()
     if name.endswith(IMAGE_SUFFIXES):
         return True
     if name.endswith(LANDMARK_SUFFIXES) or name.endswith((".txt", ".md", ".parquet")):
         return False
-    return _has_dicom_magic(path)
+    return _file_kind(path) == "file" and _has_dicom_magic(path)
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path) -> list[tuple[Path, str]]:
+    """Images below ``folder`` (symlinked folders not followed), each with a note.
+
+    The note is empty, or says that the entry is not a regular file (a FIFO, device or
+    socket: never opened).
+    """
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -95,9 +129,74 @@ def _walk(folder: Path) -> list[Path]:
             if name.startswith("."):
                 continue
             path = Path(root) / name
-            if _looks_like_image(path):
-                found.append(path)
+            kind = _file_kind(path)
+            if kind not in ("file", "missing"):
+                found.append((path, _not_regular(path, kind)))
+            elif kind == "file" and _looks_like_image(path):
+                found.append((path, ""))
     return found
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regular expression for a glob pattern relative to its root (``**`` = any folders)."""
+    parts = []
+    for seg in pattern.split("/"):
+        if seg == "**":
+            parts.append("(?:[^/]+/)*")
+            continue
+        out, i = "", 0
+        while i < len(seg):
+            ch = seg[i]
+            if ch == "*":
+                out += "[^/]*"
+            elif ch == "?":
+                out += "[^/]"
+            elif ch == "[" and "]" in seg[i + 2:]:
+                end = seg.index("]", i + 2)
+                body = seg[i + 1:end].replace("\\", "\\\\")
+                out += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
+                i = end
+            else:
+                out += re.escape(ch)
+            i += 1
+        parts.append(out + "/")
+    return re.compile("".join(parts).removesuffix("/") + r"\Z", re.S)
+
+
+def _safe_glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, but each folder is visited once.
+
+    Symlinked folders are followed, a folder already visited (a symlink loop, or two
+    links to one folder) is not entered again: the standard ``glob`` would loop through
+    ``a/up/a/up/...`` until the paths grow too long. Hidden entries match only patterns
+    that name them, as in ``glob``.
+    """
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    segs = pattern.split("/")
+    k = next(i for i, seg in enumerate(segs) if _is_glob(seg))
+    root = "/".join(segs[:k]) or ("/" if pattern.startswith("/") else ".")
+    regex = _glob_regex("/".join(segs[k:]))
+    matches, seen = [], set()
+    for top, dirs, files in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(top)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel_top = os.path.relpath(top, root)
+        for name in [*dirs, *files]:
+            if name.startswith("."):
+                continue
+            rel = name if rel_top == "." else f"{rel_top}/{name}"
+            if regex.match(rel):
+                matches.append(rel if root == "." else os.path.join(top, name))
+    return sorted(matches)
 
 
 def _stem(path: str | Path) -> str:
@@ -260,7 +359,9 @@ def collect_inputs(
     Returns
     -------
     list of Task
-        In input order; within a folder or glob, sorted by path. Duplicates are dropped.
+        In input order; within a folder or glob, sorted by path. One file reached by several
+        paths (symlinks) is kept once, the other paths in its ``aliases``; entries that are
+        not regular files (FIFOs, devices) become tasks whose ``note`` says so.
 
     Examples
     --------
@@ -276,7 +377,7 @@ def collect_inputs(
     lm_path = Path(landmarks) if landmarks is not None else None
     index = _LandmarkIndex(lm_path) if lm_path is not None and lm_path.is_dir() else None
     tasks: list[Task] = []
-    seen: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], int] = {}
 
     def add(task: Task, root: Path | None = None) -> None:
         if not detect and not task.landmarks and not task.note:
@@ -291,30 +392,43 @@ def collect_inputs(
             task = replace(task, landmarks=found, note=note)
         if detect:
             task = replace(task, landmarks="")
-        key = (task.image, task.landmarks)
-        if key not in seen:
-            seen.add(key)
-            tasks.append(task)
+        # one file reached by several paths (symlinks, a/../a) is graded once
+        key = (os.path.realpath(task.image), os.path.realpath(task.landmarks)
+               if task.landmarks else "")
+        if key in seen:
+            first = seen[key]
+            if task.image != tasks[first].image and task.image not in tasks[first].aliases:
+                tasks[first] = replace(tasks[first],
+                                       aliases=(*tasks[first].aliases, task.image))
+            return
+        seen[key] = len(tasks)
+        tasks.append(task)
 
     for item in inputs:
         text = os.fspath(item)
         path = Path(text)
-        if path.is_dir():
-            for image in _walk(path):
-                add(Task(str(image)), root=path)
-        elif _is_manifest(path):
+        kind = _file_kind(path)
+        if kind == "dir":
+            for image, note in _walk(path):
+                add(Task(str(image), note=note), root=path)
+        elif kind == "file" and _is_manifest(path):
             for task in read_manifest(path):
                 add(task)
-        elif path.is_file():
+        elif kind == "file":
             add(Task(text))
+        elif kind != "missing":
+            add(Task(text, note=_not_regular(path, kind)))
         elif _is_glob(text):
-            for match in sorted(glob.glob(text, recursive=True)):
+            for match in _safe_glob(text):
                 p = Path(match)
-                if p.is_dir():
-                    for image in _walk(p):
-                        add(Task(str(image)), root=p)
-                elif p.is_file() and _looks_like_image(p):
+                kind = _file_kind(p)
+                if kind == "dir":
+                    for image, note in _walk(p):
+                        add(Task(str(image), note=note), root=p)
+                elif kind == "file" and _looks_like_image(p):
                     add(Task(match))
+                elif kind not in ("file", "missing") and _looks_like_image(p):
+                    add(Task(match, note=_not_regular(p, kind)))
         else:
             add(Task(text, note=f"{text}: no such file, folder or matching pattern"))
     return tasks

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import FileFormatError, require
+from .._errors import FileFormatError, VcfMeasureError, require
 from ._columns import _COMPARE_KEY, _GRADE_KEY, COMPARE_COLUMNS, GRADE_COLUMNS
 from ._csv import _cell, _frame, _missing
 
@@ -28,12 +29,18 @@ class _Output:
         self.blocks: dict[tuple[str, ...], str] = {}
         self.previous: dict[tuple[str, ...], str] = {}
         self.journal_fh: Any = None
+        self.lock_fh: Any = None
         if path is None:
             return
+        path = _writable(path) if journal else path
+        self.path = path
         self.parquet_path, self.csv_path = self._paths(path, parquet)
+        if self.parquet_path is not None and self.parquet_path != path and journal:
+            self.parquet_path = _writable(self.parquet_path)
         self.journal = path.with_name(f".{path.name}.journal")
         if not journal:
             return
+        self._lock(path)
         if resume:
             self.previous = self._read_existing()
             for key, block in self._read_journal():
@@ -74,12 +81,56 @@ class _Output:
         assert self.csv_path is not None  # read only when writing a CSV
         with open(self.csv_path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
-            if next(reader, None) != [name for name, _ in self.columns]:
+            try:
+                if next(reader, None) != [name for name, _ in self.columns]:
+                    raise FileFormatError(
+                        f"{self.csv_path}: cannot resume: its columns are not those of a "
+                        f"vcfmeasure {self.kind} output; write to a new file"
+                    )
+                return self._blocks_from_lines(reader)
+            except csv.Error as exc:  # a cell over csv.field_size_limit() (older outputs)
                 raise FileFormatError(
-                    f"{self.csv_path}: cannot resume: its columns are not those of a "
-                    f"vcfmeasure {self.kind} output; write to a new file"
-                )
-            return self._blocks_from_lines(reader)
+                    f"{self.csv_path}: line {reader.line_num}: unreadable CSV ({exc}); "
+                    "write to a new file"
+                ) from None
+
+    def _lock(self, path: Path) -> None:
+        """Hold an exclusive lock on the output for the run: a second run fails at once."""
+        import fcntl
+
+        lock = path.with_name(f".{path.name}.lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):
+            fh = open(lock, "a+", encoding="utf-8")  # noqa: SIM115
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                fh.close()
+                raise VcfMeasureError(
+                    f"{path}: another vcfmeasure run (process {holder}) is writing this "
+                    "output; wait for it to finish, or give this run another --out"
+                ) from None
+            try:  # the holder before us may have removed the file: lock the one in place
+                same = os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(str(os.getpid()))
+                fh.flush()
+                self.lock_fh, self.lock_path = fh, lock
+                return
+            fh.close()
+        raise VcfMeasureError(f"{path}: could not lock the output ({lock} keeps changing)")
+
+    def unlock(self) -> None:
+        if self.lock_fh is not None:
+            self.lock_path.unlink(missing_ok=True)
+            self.lock_fh.close()
+            self.lock_fh = None
 
     def _read_existing(self) -> dict[tuple[str, ...], str]:
         names = [name for name, _ in self.columns]
@@ -160,3 +211,27 @@ class _Output:
             self.journal_fh = None
             if remove_journal:
                 self.journal.unlink(missing_ok=True)
+        self.unlock()
+
+
+def _writable(path: Path) -> Path:
+    """The file an output is written to.
+
+    A symlink is written through (its target is replaced atomically, the link stays); a
+    device, FIFO, socket or folder is refused.
+    """
+    import stat
+
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    if stat.S_ISREG(mode):
+        return target
+    what = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+    raise VcfMeasureError(
+        f"{path}: is {what}, not a file; the output is written to a temporary file and "
+        "renamed into place, which would replace it. Give a file path (or --out - to print "
+        "the CSV)"
+    )

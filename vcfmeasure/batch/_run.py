@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ class BatchSummary:
         The run was stopped (Ctrl-C / SIGTERM); outputs hold what was finished.
     paths : list of Path
         Files written.
+    in_px : list of tuple
+        Keys of the inputs graded without error whose lengths are in pixels (no spacing).
     """
 
     output: str = ""
@@ -47,6 +50,7 @@ class BatchSummary:
     failed: list[tuple[str, ...]] = field(default_factory=list)
     interrupted: bool = False
     paths: list[Path] = field(default_factory=list)
+    in_px: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def _run_batch(
@@ -90,7 +94,8 @@ def _run_batch(
         if dask_client is not None:
             _run_dask(kind, todo, opts, done, client=dask_client, window=max(64, 4 * jobs))
         elif jobs == 1:
-            _run_serial(kind, todo, opts, done)
+            with _memory_capped(memory_limit):
+                _run_serial(kind, todo, opts, done)
         else:
             _run_pool(kind, todo, opts, done, jobs=jobs, memory_limit=memory_limit,
                       max_tasks_per_child=max_tasks_per_child)
@@ -104,16 +109,51 @@ def _run_batch(
     if out is not None:
         summary.paths = [p for p in (output.csv_path, output.parquet_path) if p is not None]
     error_idx = output.error_idx
+    unit_idx = [name for name, _ in output.columns].index("unit")
     rows = csv.reader(io.StringIO(summary.output))
     next(rows, None)
     failed: dict[tuple[str, ...], None] = {}
+    in_px: dict[tuple[str, ...], None] = {}
     wanted = set(keys)
     for row in rows:
         key = tuple(row[i] for i in output.key_idx)
-        if row[error_idx] and key in wanted:
+        if key not in wanted:
+            continue
+        if row[error_idx]:
             failed.setdefault(key, None)
+        elif row[unit_idx] == "px":
+            in_px.setdefault(key, None)
     summary.failed = list(failed)
+    summary.in_px = [k for k in in_px if k not in failed]
     return summary
+
+
+@contextlib.contextmanager
+def _memory_capped(limit: int | None) -> Iterator[None]:
+    """With ``jobs=1`` the inputs run in this process: cap its address space meanwhile.
+
+    The cap is ``limit`` bytes on top of what the process holds when the run starts (the
+    interpreter and its imports), so that one input asking for more fails with a
+    ``MemoryError`` error row instead of exhausting the machine; the previous limit is
+    restored afterwards.
+    """
+    if not limit:
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as fh:
+        size = next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:")),
+                    0)
+    cap = size + int(limit)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _common_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +206,9 @@ def grade_many(
         or ``"i/n"``, 1-based), ``client`` (a ``dask.distributed.Client``) or
         ``scheduler`` (its address), ``progress`` (tqdm bar), ``memory_limit`` (bytes of
         address space per worker process), ``max_tasks_per_child`` (workers are replaced
-        after this many submissions of up to 16 inputs each, default 100).
+        after this many submissions of up to 16 inputs each, default 100),
+        ``require_spacing`` (an image without a usable spacing is an error row instead of
+        rows in px; rows in px always say so in ``warnings``).
 
     Returns
     -------
@@ -178,7 +220,7 @@ def grade_many(
 
     Notes
     -----
-    Spacing, grades and references follow REFERENCE.md sections 2 and 7 through
+    Spacing, grades and references follow docs/reference.md sections 2 and 7 through
     :func:`vcfmeasure.load_image`, :func:`vcfmeasure.measure` and :func:`vcfmeasure.grade`.
 
     Examples
@@ -197,6 +239,7 @@ def _many(kind: str, inputs: Any, *, landmarks: Any, detect: bool, levels: Any, 
           reference: str, image_loader: Any, run: dict[str, Any]):
     from ..grading import REFERENCE_STRATEGIES
 
+    require_spacing = bool(run.pop("require_spacing", False))
     settings = _common_kwargs(run)
     if reference not in REFERENCE_STRATEGIES:  # a usage error: fail before any input
         raise VcfMeasureError(
@@ -206,7 +249,8 @@ def _many(kind: str, inputs: Any, *, landmarks: Any, detect: bool, levels: Any, 
     if kind == "compare" and tasks and not any(t.members for t in tasks):
         tasks = group_patients(tasks)
     opts = _Options(spacing=spacing, reference=reference, detect=detect,
-                    levels=tuple(levels) if levels else None, image_loader=image_loader)
+                    levels=tuple(levels) if levels else None, image_loader=image_loader,
+                    require_spacing=require_spacing)
     summary = _run_batch(kind, tasks, opts, **settings)
     frame = _frame(summary.output, GRADE_COLUMNS if kind == "grade" else COMPARE_COLUMNS)
     if summary.interrupted:
@@ -251,7 +295,7 @@ def compare_many(
 
     References
     ----------
-    REFERENCE.md section 5 (restoration, kyphosis correction, re-collapse).
+    docs/reference.md section 5 (restoration, kyphosis correction, re-collapse).
 
     Examples
     --------
@@ -287,7 +331,8 @@ def merge_outputs(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLik
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> head = ",".join(name for name, _ in GRADE_COLUMNS) + "\n"
     >>> def rows(*images):
-    ...     return "".join(f"{im},,,,,,,L{k}" + "," * 28 + "\n" for im in images for k in (1, 2))
+    ...     tail = "," * (len(GRADE_COLUMNS) - 8)
+    ...     return "".join(f"{im},,,,,,,L{k}{tail}\n" for im in images for k in (1, 2))
     >>> _ = (d / "s1.csv").write_text(head + rows("a", "c"))
     >>> _ = (d / "s2.csv").write_text(head + rows("b"))
     >>> text = merge_outputs([d / "s1.csv", d / "s2.csv"], d / "all.csv").read_text()

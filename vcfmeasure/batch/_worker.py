@@ -16,11 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._errors import FileFormatError, LandmarkError, VcfMeasureError, VcfMeasureWarning
+from .._errors import (
+    FileFormatError,
+    ImageError,
+    LandmarkError,
+    SpacingError,
+    VcfMeasureError,
+    VcfMeasureWarning,
+)
 from ..procedures import CEMENT_COLUMNS, parse_procedures
 from ._columns import COMPARE_COLUMNS, GRADE_COLUMNS, _key_fields
 from ._csv import _render
-from ._inputs import Task, _stem
+from ._inputs import Task, _file_kind, _not_regular, _stem
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class _Options:
     detect: bool = False
     levels: tuple[str, ...] | None = None
     image_loader: Callable[..., Any] | None = None
+    require_spacing: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,12 @@ def _load_image(path: str, spacing: Any, opts: _Options, *, pixels: bool = True)
         from ..io.images import load_image
 
         return load_image(path, spacing=spacing)
+    from ..io._dicom import check_image_header
     from ..io.images import read_metadata
     from ..radiograph import resolve_spacing
 
     meta = read_metadata(path)
+    check_image_header(meta, path)  # a PDF or a truncated file lends no spacing
     if spacing is not None:
         return _Header(resolve_spacing(spacing)[0], "user", meta)
     value = meta.get("spacing")
@@ -127,8 +137,10 @@ def _measure_task(task: Task, opts: _Options) -> tuple[Any, Any, dict[str, str]]
     """Load, find landmarks, measure: (Morphometry, Radiograph, ids) of one image."""
     from ..morphometry import measure
 
-    if not Path(task.image).exists():
-        raise VcfMeasureError(task.note or f"{task.image}: no such file")
+    kind = _file_kind(Path(task.image))
+    if kind != "file":
+        raise ImageError(task.note or (f"{task.image}: no such file" if kind == "missing"
+                                       else _not_regular(Path(task.image), kind)))
     if not opts.detect and not task.landmarks:
         raise LandmarkError(f"{task.image}: {task.note or 'no landmark file'}")
     # with landmarks given, the pixels are never decoded: the header holds the spacing
@@ -138,8 +150,30 @@ def _measure_task(task: Task, opts: _Options) -> tuple[Any, Any, dict[str, str]]
     return measure(landmarks, spacing=radiograph), radiograph, ids
 
 
-def _warning_text(caught: list[warnings.WarningMessage]) -> str:
+#: What the ``warnings`` cell of a row measured in pixels starts with.
+PX_WARNING = "lengths in px: the image has no usable pixel spacing"
+
+
+def _px_note(morph: Any) -> str:
+    return (f"{PX_WARNING} (spacing_source {morph.spacing_source!r}); give --spacing / "
+            "spacing= or a calibrated image for mm")
+
+
+def _check_unit(task: Task, morph: Any, opts: _Options) -> None:
+    if opts.require_spacing and morph.unit != "mm":
+        raise SpacingError(f"{task.image}: {_px_note(morph)}; --require-spacing refuses "
+                           "rows in px")
+
+
+def _warning_text(caught: list[warnings.WarningMessage], task: Task | None = None,
+                  *morphs: Any) -> str:
     seen: dict[str, None] = {}
+    for m in morphs:
+        if m is not None and m.unit == "px":
+            seen.setdefault(_px_note(m), None)
+    if task is not None and task.aliases:
+        seen.setdefault(f"the same file was also given as {', '.join(task.aliases)}; "
+                        "graded once", None)
     for w in caught:
         seen.setdefault(f"{w.category.__name__}: {w.message}", None)
     return " | ".join(seen)
@@ -159,14 +193,15 @@ def _grade_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
         warnings.simplefilter("always")
         try:
             morph, _, ids = _measure_task(task, opts)
+            _check_unit(task, morph, opts)
             grades = grade(morph, reference=opts.reference)
         except Exception as exc:  # noqa: BLE001 - isolation: every failure becomes a row
-            return [{**base, "warnings": _warning_text(caught), "error": _error_text(exc)}]
+            return [{**base, "warnings": _warning_text(caught, task), "error": _error_text(exc)}]
     if not base["patient"]:
         base["patient"] = ids["patient"]
     ids.pop("patient")
     base.update(ids)
-    text = _warning_text(caught)
+    text = _warning_text(caught, task, morph)
     rows = []
     for m, g in zip(morph.to_records(), grades.to_records(), strict=True):
         rows.append({**base, **m, **{k: v for k, v in g.items() if k not in m},
@@ -207,6 +242,8 @@ def _compare_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
             if task.note:
                 raise VcfMeasureError(task.note)
             morphs = {tp: _measure_task(t, opts)[0] for tp, t in by_time.items()}
+            for tp, m in morphs.items():
+                _check_unit(by_time[tp], m, opts)
             treated = _treated_levels(task.treated)
             procs = parse_procedures(task.procedure, treated)
             result = compare(morphs["pre"], morphs["post"], follow_up=morphs.get("follow_up"),
@@ -221,7 +258,8 @@ def _compare_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
                                    strict=True)) for tp, m in morphs.items()}
         except Exception as exc:  # noqa: BLE001 - isolation
             return [{**base, "warnings": _warning_text(caught), "error": _error_text(exc)}]
-    text = _warning_text(caught)
+    text = _warning_text(caught, None, morphs["pre"])
+    spacing = morphs["pre"].spacing or (None, None)
     provenance = {tp: m.landmarks.provenance for tp, m in morphs.items()}
     rows = []
     for rec in result.to_records():
@@ -233,6 +271,7 @@ def _compare_rows(task: Task, opts: _Options) -> list[dict[str, Any]]:
         for tp, col in (("pre", "grade_pre"), ("post", "grade_post"), ("follow_up", "grade_fu")):
             g = grades.get(tp, {}).get(level, math.nan)
             row[col] = None if g is None or (isinstance(g, float) and math.isnan(g)) else int(g)
+        row["spacing_row_mm"], row["spacing_col_mm"] = spacing
         row["spacing_source"] = result.spacing_source
         row["provenance"] = "/".join(provenance[tp][level].method for tp in by_time)
         row["warnings"] = text

@@ -3,10 +3,15 @@
 Method (per vertebra; by default two wide passes, then one narrow pass around the result;
 ``docs/refinement.md`` has the details and the benchmark):
 
-1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. Each of the four
-   sides of the body (superior endplate, anterior wall, inferior endplate, posterior wall)
-   is sampled by intensity profiles perpendicular to the side's chord, across a window of
-   ``+-search`` around the current outline.
+0. Vertebrae that cannot be refined (an implausible or collapsed outline, off the image,
+   larger than it) keep their points exactly, flagged; every window is capped.
+1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. The film's edge
+   blur is measured across the walls (the half-maximum width of the steepest fall); the
+   scale of the edge tests below and the profile smoothing grow with it, so soft
+   (2-3 mm) edges are found like crisp ones. Each of the four sides of the body (superior
+   endplate, anterior wall, inferior endplate, posterior wall) is sampled by intensity
+   profiles perpendicular to the side's chord, across a window of ``+-search`` around the
+   current outline.
 2. Edge candidates on a profile are local maxima of the outward fall of brightness whose
    outer side falls to the darkest level just beyond (a disc, soft tissue) and whose inner
    side stays bright (not the far cortex of the next body). Candidates far brighter than
@@ -15,7 +20,7 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
    a fraction of a pixel by a parabola through the gradient peak (the steepest point of a
    symmetric blurred step is unbiased).
 3. Double endplate contours (two falls of about half the wall's edge strength, at a
-   consistent separation) are replaced by the line midway between them (REFERENCE.md §1).
+   consistent separation) are replaced by the line midway between them (docs/reference.md §1).
 4. Each side is fitted, robustly, by local weighted quadratics of the outward offset
    against the position along the chord: corners are the intersections of an endplate
    fit and a wall fit (the body corner at the endplate cortex; an outward bulge next to the
@@ -24,7 +29,8 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
    the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
 5. A point whose fit rests on too few or too faint edges, or that would move further than
    the search radius, keeps its input position; its confidence is 0 and the vertebra is
-   flagged ``needs_review``.
+   flagged ``needs_review``. So does a point that would move to where the image shows
+   less than a quarter of its body's typical edge strength (soft tissue, not an edge).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import math
 import numpy as np
 
 from .. import __version__
-from .._errors import LandmarkError, SpacingError
+from .._errors import LandmarkError, VcfMeasureError
 from ..landmarks import Landmarks, Provenance
 from ..radiograph import Radiograph
 
@@ -43,12 +49,27 @@ __all__ = ["refine_landmarks"]
 SP, SM, SA, IA, IM, IP = range(6)
 _TOOL = "vcfmeasure.refine"
 
+#: Hard caps that bound the work and memory of one call whatever the input.
+#: Largest ``search_mm`` accepted (mm).
+MAX_SEARCH_MM = 20.0
+#: Most refinement passes accepted.
+MAX_PASSES = 6
+#: Samples per intensity profile (a wider window is sampled more coarsely).
+MAX_PROFILE_SAMPLES = 513
+#: The search window (px) never exceeds this fraction of the median body size.
+MAX_SEARCH_BODY_FRACTION = 0.6
+#: Sides shorter than this (px) make a body that cannot be refined (kept as given).
+MIN_SIDE_PX = 4.0
+
 
 # --------------------------------------------------------------------------- profiles
 def _shift(a, d):
     """``out[:, i] = a[:, i + d]``, edge values repeated beyond the ends."""
     if d == 0:
         return a
+    n = a.shape[1]
+    if abs(d) >= n:  # a window shorter than the shift: every value is the edge's
+        return np.repeat(a[:, -1:] if d > 0 else a[:, :1], n, axis=1)
     if d > 0:
         return np.concatenate([a[:, d:], np.repeat(a[:, -1:], d, axis=1)], axis=1)
     return np.concatenate([np.repeat(a[:, :1], -d, axis=1), a[:, :d]], axis=1)
@@ -64,10 +85,14 @@ class _Profiles:
     seen across the disc, is not one either). All lengths in pixels.
     """
 
-    def __init__(self, img, origins, dirs, half, step, sigma, gap, reach):
+    def __init__(self, img, origins, dirs, half, step, sigma, gap, reach, extend=False):
         from scipy import ndimage
 
-        self.s = np.arange(-half, half + 0.5 * step, step)
+        # on a soft film (``extend``) the profiles run beyond the search window by the
+        # reach of the edge tests, so that an edge near the window's end is tested like
+        # any other; candidates lie within the window only
+        outer = half + (gap + reach if extend else 0.0)
+        self.s = np.arange(-outer, outer + 0.5 * step, step)
         self.step = step
         pts = origins[:, None, :] + self.s[None, :, None] * dirs[:, None, :]
         prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
@@ -80,14 +105,17 @@ class _Profiles:
         first = ndimage.minimum_filter1d(prof, m, axis=1, origin=-(m // 2), mode="nearest")
         self.beyond = beyond = _shift(first, k)  # darkest level in [i + k, i + k + m)
         within = _shift(first, -(k + m - 1))  # darkest level in [i - k - m + 1, i - k]
-        self.dark = prof.min(axis=1, keepdims=True)
-        self.span = prof.max(axis=1) - self.dark[:, 0]
+        self.window = np.abs(self.s) <= half
+        win = prof[:, self.window]
+        self.dark = win.min(axis=1, keepdims=True)
+        self.span = win.max(axis=1) - self.dark[:, 0]
         peak = np.zeros_like(g, dtype=bool)
         peak[:, 1:-1] = (g[:, 1:-1] >= g[:, :-2]) & (g[:, 1:-1] > g[:, 2:]) & (g[:, 1:-1] > 0)
         self.peak = peak
         amp = self.amp
         self.cand = (
             peak
+            & self.window[None, :]
             & (amp > 0)
             & (self.outside - beyond < 0.4 * amp)
             & (within - self.outside > 0.15 * amp)
@@ -147,7 +175,8 @@ class _Profiles:
         frac = np.where(den < 0, 0.5 * (g0 - g2) / np.where(den < 0, den, -1.0), 0.0)
         edge = np.where(found, s[b] + np.clip(frac, -0.5, 0.5) * step, np.nan)
         amp = np.where(found, self.amp[rows, b], np.nan)
-        second = self.peak & (g >= 0.5 * g1[:, None]) & (idx < b[:, None] - 1)
+        second = (self.peak & (g >= 0.5 * g1[:, None]) & (idx < b[:, None] - 1)
+                  & self.window[None, :])
         inner = np.where(second, idx, -1).max(axis=1)
         partner = np.where(found & (inner >= 0), s[b] - s[np.maximum(inner, 0)], np.nan)
         return edge, amp, partner
@@ -226,7 +255,7 @@ class _Side:
     def __init__(self, p0, p1, inward_hint):
         self.p0 = np.asarray(p0, float)
         d = np.asarray(p1, float) - self.p0
-        self.length = float(np.hypot(*d))
+        self.length = max(float(np.hypot(*d)), 1e-6)
         self.a = d / self.length
         nrm = np.array([-self.a[1], self.a[0]])
         if nrm @ (np.asarray(inward_hint, float) - self.p0) > 0:
@@ -269,7 +298,9 @@ def _prior_offsets(side, t, mid):
     u = np.clip(tm / side.length, 0.05, 0.95)
     # o(t) = c * t (L - t), through o(L u) = om
     c = om / (side.length**2 * u * (1 - u))
-    return c * t * (side.length - t)
+    # a middle point far off its chord (a collapsed body, a stray click) cannot open the
+    # window beyond a third of the side
+    return np.clip(c * t * (side.length - t), -side.length / 3, side.length / 3)
 
 
 def _sample_plan(all_pts, n_end, n_wall, deepen=0.0):
@@ -294,12 +325,15 @@ def _sample_plan(all_pts, n_end, n_wall, deepen=0.0):
     return plan
 
 
-def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0):
+def _measure(img, all_pts, half, sigma, gap, n_end, n_wall, step=0.5, deepen=0.0,
+             soft=False):
     plan = _sample_plan(all_pts, n_end, n_wall, deepen)
     half = half + max(float(np.abs(p[3]).max()) for p in plan)
+    # hard cap on the samples per profile (window plus the edge tests' reach)
+    step = max(step, 2.0 * (half + 5 * gap) / (MAX_PROFILE_SAMPLES - 1))
     origins = np.concatenate([p[2] for p in plan])
     dirs = np.concatenate([np.repeat(p[0].out[None], len(p[1]), axis=0) for p in plan])
-    prof = _Profiles(img, origins, dirs, half, step, sigma, gap, 4 * gap)
+    prof = _Profiles(img, origins, dirs, half, step, sigma, gap, 4 * gap, extend=soft)
     # each vertebra's bone edge strength: a low percentile over its profiles of the
     # strongest edge (cement, where it shows, is stronger; noise, where no edge is in
     # the window, weaker and rarer)
@@ -396,6 +430,14 @@ def _fit_at(side, t0, h, corner_tol=None):
     return None
 
 
+def _gauss(x, tol):
+    """``exp(-(x / tol) ** 2)`` without overflow; 0 where ``x`` is not finite."""
+    r = float(x) / float(tol)
+    if not math.isfinite(r) or abs(r) > 30.0:
+        return 0.0
+    return math.exp(-(r * r))
+
+
 def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
     """Corner: where an endplate fit meets a wall fit (alternating projections)."""
     fp = _fit_at(plate, t_plate, h_plate, corner_tol=0.25 * tol)
@@ -411,7 +453,7 @@ def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
         tp, _ = plate.coords(q)
         q = plate.point(tp, _polyval(cp, tp - t_plate))
     conf = min(np_, nw) / 6.0
-    return q, float(np.clip(conf, 0, 1) * math.exp(-((max(rp, rw) / tol) ** 2)))
+    return q, float(np.clip(conf, 0, 1) * _gauss(max(rp, rw), tol))
 
 
 def _middle(plate, c0, c1, h, tol):
@@ -429,14 +471,15 @@ def _middle(plate, c0, c1, h, tol):
         tq, _ = plate.coords(q)
         on = plate.point(tq, _polyval(coef, tq - tm))
         q = mid + ((on - mid) @ nrm) * nrm
-    return q, float(np.clip(n_eff / 6.0, 0, 1) * math.exp(-((spread / tol) ** 2)))
+    return q, float(np.clip(n_eff / 6.0, 0, 1) * _gauss(spread, tol))
 
 
-def _refine_one(sides, px_mm):
+def _refine_one(sides, px_mm, blur_px=0.0):
     """Six refined points and their confidences from measured sides."""
     sup, ant, inf, post = sides["sup"], sides["ant"], sides["inf"], sides["post"]
     hc_p, hc_w = 0.45, 0.45
-    tol = max(0.3 / px_mm, 1.5)  # edge scatter (px) at which confidence falls to 1/e
+    # edge scatter (px) at which confidence falls to 1/e (soft edges scatter more)
+    tol = max(0.3 / px_mm, 1.5, 0.5 * blur_px)
     corners = {}
     conf = np.zeros(6)
     specs = {
@@ -473,16 +516,6 @@ def _body_height_px(xy):
     return float(np.median(np.concatenate([hp, ha])))
 
 
-def _spacing_mm(radiograph, xy):
-    if radiograph.spacing is not None:
-        return math.sqrt(radiograph.spacing[0] * radiograph.spacing[1]), True
-    # no spacing: take the body size as the ruler (a body is ~25 mm tall)
-    size = _body_height_px(xy)
-    if not size > 0:
-        raise SpacingError("cannot refine: no spacing and the bodies have no size")
-    return 25.0 / size, False
-
-
 def refine_landmarks(
     radiograph: Radiograph,
     landmarks: Landmarks,
@@ -498,7 +531,7 @@ def refine_landmarks(
     endplate edge and the wall edge, so osteophytes and posterior elements beyond the
     walls do not pull them); middle points go onto the (possibly depressed) endplate
     contour on the perpendicular bisector of the corners; double endplate contours are
-    split midway (REFERENCE.md section 1). Positions are sub-pixel. See the module
+    split midway (docs/reference.md section 1). Positions are sub-pixel. See the module
     docstring of ``vcfmeasure.detect._refine`` for the method.
 
     Parameters
@@ -536,10 +569,21 @@ def refine_landmarks(
     ------
     LandmarkError
         If ``landmarks`` is empty.
+    VcfMeasureError
+        For an option out of range (``search_mm`` outside (0, 20] mm, ``passes``
+        outside 1-6, ``min_confidence`` outside [0, 1]).
+
+    Notes
+    -----
+    The work is bounded whatever the points: a vertebra whose outline is implausible
+    (crossing, a side under 4 px), larger than the image or off it keeps its points
+    exactly, with confidence 0 and a note saying why; the search window never exceeds
+    0.6 of the median body size and each profile has at most 513 samples, so memory
+    stays a small multiple of the image.
 
     References
     ----------
-    REFERENCE.md section 1 (placement rules: corners at the endplate cortex excluding
+    docs/reference.md section 1 (placement rules: corners at the endplate cortex excluding
     osteophytes and posterior elements; middle points on the contour; midway rule) and
     section 6 (the precision the refinement aims at).
 
@@ -559,22 +603,127 @@ def refine_landmarks(
     """
     if len(landmarks) == 0:
         raise LandmarkError("refine_landmarks: no levels to refine")
-    xy0 = np.array(landmarks.array, dtype=float)
-    px_mm, _ = _spacing_mm(radiograph, xy0)
-    search_px = search_mm / px_mm
+    search_mm, passes, min_confidence = _check_options(search_mm, passes, min_confidence)
+    xy_in = np.array(landmarks.array, dtype=float)
+    n = len(xy_in)
+    conf = np.zeros((n, 6))
+    out = xy_in.copy()
+    notes: list[str | None] = [None] * n
+    ok, why = _workable(xy_in, radiograph.shape, landmarks.levels)
+    for i in np.flatnonzero(~ok):
+        notes[i] = why[i]
+    if ok.any():
+        with np.errstate(all="ignore"):
+            pts, c, more = _refine_core(radiograph, xy_in[ok], search_mm, passes,
+                                        min_confidence, double_contours)
+        out[ok], conf[ok] = pts, c
+        for j, i in enumerate(np.flatnonzero(ok)):
+            notes[i] = more[j]
+    return _record(landmarks, xy_in, out, conf, notes)
+
+
+def _check_options(search_mm, passes, min_confidence):
+    """Validated options (a hard cap on each, so no option can blow up the work)."""
+    try:
+        search = float(search_mm)
+        conf = float(min_confidence)
+        npass = int(passes)
+    except (TypeError, ValueError, OverflowError):
+        raise VcfMeasureError(
+            "refine_landmarks: search_mm and min_confidence must be numbers and passes an "
+            f"integer, got {search_mm!r}, {min_confidence!r}, {passes!r}"
+        ) from None
+    if not 0.0 < search <= MAX_SEARCH_MM:
+        raise VcfMeasureError(
+            f"refine_landmarks: search_mm={search_mm!r} must lie in (0, {MAX_SEARCH_MM}] mm; "
+            "clicks further off than that need placing again"
+        )
+    if not 1 <= npass <= MAX_PASSES:
+        raise VcfMeasureError(f"refine_landmarks: passes={passes!r} must be 1-{MAX_PASSES}")
+    if not 0.0 <= conf <= 1.0:
+        raise VcfMeasureError(
+            f"refine_landmarks: min_confidence={min_confidence!r} must lie in [0, 1]"
+        )
+    return search, npass, conf
+
+
+def _side_lengths(xy):
+    """``(N, 4)`` lengths (px) of the superior, anterior, inferior and posterior sides."""
+    pairs = ((SP, SA), (SA, IA), (IP, IA), (SP, IP))
+    return np.stack([np.hypot(*(xy[:, a] - xy[:, b]).T) for a, b in pairs], axis=1)
+
+
+def _workable(xy, shape, levels):
+    """Which vertebrae can be refined at all, and why not for the others.
+
+    A body is refined only if its outline is a plausible body (no crossing sides), every
+    side is at least :data:`MIN_SIDE_PX` long, it is no larger than the image and it lies
+    on the image (within a quarter of its size). The rest keep their points.
+    """
+    rows, cols = shape
+    size = np.median(_side_lengths(xy), axis=1)
+    ok = np.ones(len(xy), bool)
+    why: list[str | None] = [None] * len(xy)
+    for i, level in enumerate(levels):
+        lo, hi = xy[i].min(axis=0), xy[i].max(axis=0)
+        margin = 0.25 * size[i]
+        if _side_lengths(xy[i : i + 1]).min() < MIN_SIDE_PX:
+            why[i] = f"{level}: body too small to refine (a side under {MIN_SIDE_PX:g} px)"
+        elif size[i] > max(rows, cols):
+            why[i] = f"{level}: body larger than the image; points kept as given"
+        elif (lo < -margin).any() or hi[0] > cols - 1 + margin or hi[1] > rows - 1 + margin:
+            why[i] = f"{level}: points off the image; kept as given"
+        else:
+            try:
+                Landmarks({level: xy[i]})
+            except LandmarkError as exc:
+                why[i] = f"{level}: not refined, outline implausible ({exc})"
+        ok[i] = why[i] is None
+    return ok, why
+
+
+def _plausible_body(pts):
+    """Whether one body's six points make an outline worth refining from."""
+    if not np.isfinite(pts).all() or _side_lengths(pts[None]).min() < MIN_SIDE_PX:
+        return False
+    try:
+        Landmarks({"L1": pts})
+    except LandmarkError:
+        return False
+    return True
+
+
+def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_contours):
+    """Refine plausible bodies: points, confidences and notes (arrays for ``xy_in``)."""
+    size_px = float(np.median(_side_lengths(xy_in)))
+    if radiograph.spacing is not None:
+        px_mm = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1])
+    else:
+        # no spacing: take the body size as the ruler (a body is ~25 mm tall)
+        px_mm = 25.0 / _body_height_px(xy_in)
+    search_px = min(search_mm / px_mm, MAX_SEARCH_BODY_FRACTION * size_px)
     sigma = max(0.08 / px_mm, 0.8)
     # a fractured endplate may sink well below the chord of its corners: the first pass
     # looks deeper on that side (0.15 of the median body height, ~4 mm)
-    deepen = 0.15 * _body_height_px(xy0)
+    deepen = 0.15 * _body_height_px(xy_in)
     # room for a point moved by the search radius plus a full profile window beyond it
-    img, corner = _smoothed_crop(radiograph.pixels, xy0, 3 * search_px + 1.5 * deepen + 20,
-                                 max(0.1 / px_mm, 1.0))
-    xy0 = xy0 - corner
+    crop = _smoothed_crop(radiograph.pixels, xy_in, 3 * search_px + 1.5 * deepen + 20,
+                          max(0.1 / px_mm, 1.0))
+    if crop is None:
+        note = "image has no finite pixels near the points; kept as given"
+        return xy_in.copy(), np.zeros(xy_in.shape[:2]), [note] * len(xy_in)
+    img, corner = crop
+    xy0 = xy_in - corner
     limit = np.full(6, search_px)
     limit[[SM, IM]] += deepen
-    gap = max(0.5 / px_mm, 2.0)
+    # the edge width of this film sets the scale of the edge tests: a soft (2-3 mm) edge
+    # needs a wider step and reach than a crisp one
+    blur = _edge_blur_px(img, xy0, search_px, sigma)
+    gap = max(0.5 / px_mm, 2.0, 1.2 * blur)
+    soft = gap > max(0.5 / px_mm, 2.0)
+    # smoothing a soft edge further moves it no more than a crisp one, and quiets noise
+    sigma = max(sigma, 0.5 * blur)
     xy = xy0.copy()
-    passes = max(int(passes), 1)
 
     def one_pass(xy, k, which):
         """Refine the vertebrae ``which`` from ``xy``: raw points and confidences."""
@@ -584,9 +733,9 @@ def refine_landmarks(
         n_end, n_wall = (48, 28) if fine else (24, 16)
         measured = _measure(
             img, xy[which], half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
-            deepen=deepen if k == 0 else 0.0,
+            deepen=deepen if k == 0 else 0.0, soft=soft,
         )
-        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm)
+        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm, blur)
                for sides in measured]
         return np.array([o[0] for o in out]), np.array([o[1] for o in out])
 
@@ -596,6 +745,10 @@ def refine_landmarks(
         if final:
             bad |= c < min_confidence
         pts = np.where(bad[..., None], fallback[which], raw)
+        # a body whose refined outline collapsed or crossed itself takes the fallback
+        for j in range(len(pts)):
+            if not _plausible_body(pts[j]):
+                pts[j], bad[j] = fallback[which][j], True
         return pts, np.where(bad, 0.0, c), bad
 
     every = np.arange(len(xy))
@@ -605,51 +758,147 @@ def refine_landmarks(
         raw, c = one_pass(xy, k, every)
         xy, conf, bad = accept(raw, c, every, xy0 if final else xy, final)
     # a vertebra with a failed point gets one more narrow pass from its raw estimate,
-    # whose frames now sit closer to the body (only the failed points may change)
+    # whose frames now sit closer to the body (only the failed points may change); a raw
+    # estimate beyond the search radius is no start (it keeps the window bounded)
     retry = np.flatnonzero(bad.any(axis=1)) if passes > 1 else np.zeros(0, int)
     if retry.size:
-        start = np.where(np.isfinite(raw[retry]), raw[retry], xy[retry])
+        near = np.isfinite(raw[retry]).all(axis=2) & (
+            np.hypot(*np.moveaxis(raw[retry] - xy0[retry], -1, 0)) <= limit)
+        start = np.where(near[..., None], raw[retry], xy[retry])
         trial = xy.copy()
-        trial[retry] = start
+        for j, v in enumerate(retry):
+            if _plausible_body(start[j]):
+                trial[v] = start[j]
         raw2, c2 = one_pass(trial, passes - 1, retry)
         pts2, conf2, bad2 = accept(raw2, c2, retry, xy0, True)
         fix = bad[retry] & ~bad2
-        xy[retry] = np.where(fix[..., None], pts2, xy[retry])
-        conf[retry] = np.where(fix, conf2, conf[retry])
-    return _record(landmarks, xy0 + corner, xy + corner, conf)
+        merged = np.where(fix[..., None], pts2, xy[retry])
+        for j, v in enumerate(retry):
+            if _plausible_body(merged[j]):
+                xy[v] = merged[j]
+                conf[v] = np.where(fix[j], conf2[j], conf[v])
+    # never trade an edge for soft tissue: a point moved to where the image shows much
+    # less edge than where it was keeps its input position
+    xy, conf = _keep_edges(img, xy0, xy, conf, max(blur, 1.0 / px_mm))
+    notes = [None if (conf[i] > 0).all() else "points kept where confidence is 0"
+             for i in range(len(xy))]
+    return xy + corner, conf, notes
+
+
+#: A refined point must show at least this fraction of its body's typical edge strength
+#: (the median over its six refined points), or it keeps its input position.
+KEEP_EDGE_FRACTION = 0.25
+
+
+def _keep_edges(img, xy0, xy, conf, scale):
+    """Revert refined points that moved off the edges (a wrong edge, soft tissue).
+
+    The edge strength at a point is the gradient magnitude of the image smoothed at
+    ``scale`` px (wide enough that a point midway on a double contour still sits on an
+    edge). A moved point whose strength is below :data:`KEEP_EDGE_FRACTION` of the median
+    over its body's six refined points (the edges the others found) keeps its input
+    position with confidence 0.
+    """
+    from scipy import ndimage
+
+    gy = ndimage.gaussian_filter(img, scale, order=(1, 0), mode="nearest")
+    gx = ndimage.gaussian_filter(img, scale, order=(0, 1), mode="nearest")
+    mag = np.hypot(gx, gy)
+
+    def at(p):
+        flat = p.reshape(-1, 2)
+        v = ndimage.map_coordinates(mag, [flat[:, 1], flat[:, 0]], order=1, mode="nearest")
+        return v.reshape(p.shape[:-1])
+
+    after = at(xy)
+    body = np.median(after, axis=1, keepdims=True)
+    moved = (xy != xy0).any(axis=2)
+    weak = moved & (after < KEEP_EDGE_FRACTION * body)
+    xy = np.where(weak[..., None], xy0, xy)
+    conf = np.where(weak, 0.0, conf)
+    for v in np.flatnonzero(weak.any(axis=1)):
+        if not _plausible_body(xy[v]):
+            xy[v], conf[v] = xy0[v], 0.0
+    return xy, conf
+
+
+def _edge_blur_px(img, xy, half, sigma):
+    """Typical edge blur (Gaussian SD, px) of the body walls around the given points.
+
+    Profiles across the anterior and posterior walls; on each, the full width at half
+    maximum of the strongest fall of brightness is 2.355 SD for a blurred step. The
+    median over the clearest half of the profiles, less the smoothing applied here.
+    """
+    from scipy import ndimage
+
+    sides = [s for pts in xy for s in (_sides(pts)["ant"], _sides(pts)["post"])]
+    t = np.linspace(0.2, 0.8, 5)
+    origins = np.concatenate([sd.point(t * sd.length, np.zeros_like(t)) for sd in sides])
+    dirs = np.concatenate([np.repeat(sd.out[None], t.size, axis=0) for sd in sides])
+    step = max(0.5, 2 * half / (MAX_PROFILE_SAMPLES - 1))
+    s = np.arange(-half, half + 0.5 * step, step)
+    if s.size < 5:
+        return 0.0
+    pts = origins[:, None, :] + s[None, :, None] * dirs[:, None, :]
+    prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
+    prof = ndimage.gaussian_filter1d(prof, sigma / step, axis=1, mode="nearest")
+    g = -np.gradient(prof, step, axis=1)
+    k = np.argmax(g, axis=1)
+    top = g[np.arange(len(g)), k]
+    above = g >= 0.5 * top[:, None]
+    idx = np.arange(s.size)[None, :]
+    # the contiguous run above half maximum around the peak
+    below = ~above
+    left = np.where(below & (idx < k[:, None]), idx, -1).max(axis=1) + 1
+    right = np.where(below & (idx > k[:, None]), idx, s.size).min(axis=1) - 1
+    width = (right - left + 1) * step
+    inside = (left > 0) & (right < s.size - 1) & (top > 0)
+    if inside.sum() < 4:
+        return 0.0
+    clear = inside & (top >= np.median(top[inside]))
+    sd = float(np.median(width[clear])) / 2.355
+    return max(math.sqrt(max(sd * sd - sigma * sigma, 0.0)), 0.0)
 
 
 def _smoothed_crop(pixels, xy, margin, sigma):
     """The image around the landmarks, Gaussian-smoothed (noise), and its (x, y) offset.
 
     A symmetric blur moves no straight edge; it only lowers the noise that the steepest-
-    gradient search would otherwise chase.
+    gradient search would otherwise chase. The crop never exceeds the image; non-finite
+    pixels take the median of the finite ones. None when no pixel near the points is
+    finite.
     """
     from scipy import ndimage
 
     rows, cols = pixels.shape
-    lo = np.floor(xy.reshape(-1, 2).min(axis=0) - margin).astype(int)
-    hi = np.ceil(xy.reshape(-1, 2).max(axis=0) + margin).astype(int) + 1
-    x0, y0 = max(lo[0], 0), max(lo[1], 0)
-    x1, y1 = min(max(hi[0], x0 + 1), cols), min(max(hi[1], y0 + 1), rows)
+    pts = xy.reshape(-1, 2)
+    lo = np.clip(np.floor(pts.min(axis=0) - margin), 0, [cols - 1, rows - 1]).astype(int)
+    hi = np.clip(np.ceil(pts.max(axis=0) + margin) + 1, 1, [cols, rows]).astype(int)
+    x0, y0 = int(lo[0]), int(lo[1])
+    x1, y1 = max(int(hi[0]), x0 + 1), max(int(hi[1]), y0 + 1)
     crop = np.asarray(pixels[y0:y1, x0:x1], dtype=np.float32)
-    if crop.size == 0:
-        crop = np.asarray(pixels, dtype=np.float32)
-        x0 = y0 = 0
+    finite = np.isfinite(crop)
+    if not finite.all():
+        if not finite.any():
+            return None
+        crop = np.where(finite, crop, np.float32(np.median(crop[finite])))
     return ndimage.gaussian_filter(crop, sigma, mode="nearest"), np.array([x0, y0], float)
 
 
-def _record(landmarks, xy0, xy, conf):
+def _record(landmarks, xy0, xy, conf, notes):
     provenance = {}
     points = {}
     for i, level in enumerate(landmarks.levels):
         pts = xy[i]
         review = bool((conf[i] == 0).any())
+        note = notes[i]
         try:
             Landmarks({level: pts})
         except LandmarkError:
-            pts, review = xy0[i], True
-            conf[i] = 0.0
+            if not np.array_equal(pts, xy0[i]):
+                pts, review = xy0[i], True
+                conf[i] = 0.0
+                note = "refined outline implausible; points kept as given"
         points[level] = pts
         provenance[level] = Provenance(
             "refined",
@@ -658,7 +907,7 @@ def _record(landmarks, xy0, xy, conf):
             confidence=float(conf[i].min()),
             point_confidence=tuple(float(c) for c in conf[i]),
             needs_review=review,
-            note="points kept where confidence is 0" if review else None,
+            note=note if review else None,
         )
     try:
         return Landmarks(points, provenance=provenance, image=landmarks.image)

@@ -16,7 +16,7 @@ def two_line_angle(
     Both lines are directed posterior -> anterior: the cranial one from ``p0`` to ``p1``,
     the caudal one from ``q0`` to ``q1``. The angle is positive (kyphotic) when the
     lines meet on the anterior side and negative (lordotic) when they meet posteriorly
-    (REFERENCE.md section 4, "Two-line angle sign [D]"). Anterior is where the ``a``
+    (docs/reference.md section 4, "Two-line angle sign [D]"). Anterior is where the ``a``
     points are, given by ``handedness`` (see :func:`body_frame`), never image left or
     right, so the result is invariant to rotation, translation, mirroring and scale.
 
@@ -87,7 +87,7 @@ def endplate_line_angle(
 
     References
     ----------
-    REFERENCE.md section 4: local kyphotic angle (Cobb, Gardner), thoracic kyphosis and
+    docs/reference.md section 4: local kyphotic angle (Cobb, Gardner), thoracic kyphosis and
     lumbar lordosis.
 
     Examples
@@ -122,7 +122,7 @@ def wedge_angle(xy: np.ndarray) -> np.ndarray:
 
     References
     ----------
-    REFERENCE.md section 4, "Vertebral wedge angle" [S].
+    docs/reference.md section 4, "Vertebral wedge angle" [S].
 
     Examples
     --------

@@ -37,7 +37,7 @@ def hexagon_area(xy: np.ndarray) -> np.ndarray:
 
     References
     ----------
-    REFERENCE.md section 1, "Projected area [D]".
+    docs/reference.md section 1, "Projected area [D]".
 
     Examples
     --------

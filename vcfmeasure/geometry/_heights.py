@@ -51,7 +51,7 @@ def heights(xy: np.ndarray) -> np.ndarray:
 
     References
     ----------
-    REFERENCE.md section 1, "Heights [D]".
+    docs/reference.md section 1, "Heights [D]".
 
     Examples
     --------
@@ -67,7 +67,7 @@ def heights(xy: np.ndarray) -> np.ndarray:
 def heights_perpendicular(xy: np.ndarray) -> np.ndarray:
     """Heights as perpendicular distances of ``ia, im, ip`` from the superior endplate line.
 
-    The labelled variant of REFERENCE.md section 1: it differs from :func:`heights` by
+    The labelled variant of docs/reference.md section 1: it differs from :func:`heights` by
     the cosine of the endplate tilt. The superior endplate line runs through ``sp`` and
     ``sa``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ __all__ = ["ImageEntry", "PointRow", "atomic_write", "label_for", "number", "par
 _LABEL = re.compile(r"^\s*(?P<level>[A-Za-z]\d{1,2})\s*[-_:./ ]?\s*(?P<point>[A-Za-z]{2})\s*$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointRow:
     """One point read from a file, in vcfmeasure pixels (centres at integers).
 
@@ -127,6 +128,11 @@ def load_json(path: Path | str, text: str) -> Any:
     except json.JSONDecodeError as exc:
         raise FileFormatError(
             f"{path}: line {exc.lineno}, column {exc.colno}: broken JSON ({exc.msg})"
+        ) from None
+    except RecursionError:
+        raise FileFormatError(
+            f"{path}: field $ (top level): JSON nested deeper than the parser allows (about "
+            f"{sys.getrecursionlimit()} levels); a landmark file nests 4 or 5 deep"
         ) from None
 
 

@@ -7,7 +7,7 @@ actually present, then the decoder, then one frame.
 References
 ----------
 DICOM PS3.3 C.7.6.3 (Image Pixel), C.11.1 (Modality LUT), C.11.2 (VOI LUT),
-C.11.6 (Presentation LUT Shape); REFERENCE.md section 7.
+C.11.6 (Presentation LUT Shape); docs/reference.md section 7.
 """
 
 from __future__ import annotations
@@ -24,10 +24,14 @@ from .._errors import DicomError, ImageWarning, MissingDependencyError
 from ._raster import luminance
 from ._spacing import Note, _as_list
 
-__all__ = ["looks_like_dicom", "read_dataset", "dicom_metadata", "decode_dicom"]
+__all__ = ["looks_like_dicom", "read_dataset", "dicom_metadata", "decode_dicom",
+           "check_image_header"]
 
 #: Rows converted per block: temporaries stay small and in cache.
 _BLOCK_ROWS = 64
+
+#: Largest magnitude the float32 pixels can hold (a modality range beyond it is refused).
+_FLOAT32_MAX = float(np.finfo(np.float32).max) / 2
 
 #: pydicom decoding plugins, first tried first: for JPEG 2000 pylibjpeg-openjpeg is the
 #: fastest and has a third of GDCM's peak memory (benchmarks/bench_load.py).
@@ -136,6 +140,12 @@ def read_dataset(path: str, *, header_only: bool) -> Any:
     DicomError
         If pydicom cannot parse it, naming the file and pydicom's reason.
     """
+    from ._dicom_guard import prescan
+
+    try:
+        scan = prescan(path)
+    except OSError as exc:
+        raise DicomError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     ds, caught = _dcmread(path, header_only)
     if len(ds) == 0:
         said = "; ".join(str(w.message) for w in caught)
@@ -149,7 +159,45 @@ def read_dataset(path: str, *, header_only: bool) -> Any:
         raise DicomError(f"{path}: DICOM file holds no readable data elements{said}")
     for w in caught:  # pydicom's own remarks on a file that did load
         warnings.warn(w.message, w.category, stacklevel=2)
+    transfer_syntax(ds, path)
+    _convert_elements(ds, path)
+    ds._vcfmeasure_pixel_data = scan.pixel_data
     return ds
+
+
+#: Attributes vcfmeasure reads: one whose value cannot be read is an error, not a warning.
+_NEEDED = frozenset(_METADATA_KEYWORDS.values()) | {
+    "HighBit", "PlanarConfiguration", "ModalityLUTSequence", "VOILUTSequence",
+    "PatientID", "NumberOfFrames", "ExtendedOffsetTable", "ExtendedOffsetTableLengths",
+}
+
+
+def _convert_elements(ds: Any, where: str) -> None:
+    """Read every top-level value now, so that a lying one fails here, named.
+
+    pydicom converts values on first access, raising ``NotImplementedError`` (unknown VR),
+    ``BytesLengthException``, ``ValueError``, ``OverflowError`` ... wherever that happens.
+    An unreadable attribute vcfmeasure uses is a :class:`DicomError`; any other is
+    dropped with an :class:`ImageWarning`.
+    """
+    from pydicom.datadict import keyword_for_tag
+
+    for tag in list(ds.keys()):
+        if tag == 0x7FE00010:
+            continue
+        try:
+            ds[tag]
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad values
+            keyword = keyword_for_tag(tag) or "private or unknown"
+            name = f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword}"
+            if keyword in _NEEDED:
+                raise DicomError(
+                    f"{where}: {name} cannot be read ({type(exc).__name__}: {exc}); the "
+                    "file is corrupt"
+                ) from None
+            del ds[tag]
+            warnings.warn(f"{where}: {name} cannot be read ({type(exc).__name__}); ignored",
+                          ImageWarning, stacklevel=3)
 
 
 def _dcmread(path: str, header_only: bool) -> tuple[Any, list[warnings.WarningMessage]]:
@@ -168,18 +216,35 @@ def _dcmread(path: str, header_only: bool) -> tuple[Any, list[warnings.WarningMe
     return ds, caught
 
 
-def transfer_syntax(ds: Any) -> Any:
-    """Return the transfer syntax of ``ds``, guessed from its encoding for legacy files."""
+def transfer_syntax(ds: Any, where: str = "<pydicom.Dataset>") -> Any:
+    """Return the transfer syntax of ``ds``, guessed from its encoding for legacy files.
+
+    Raises
+    ------
+    DicomError
+        When (0002,0010) Transfer Syntax UID is unreadable or not a transfer syntax.
+    """
     from pydicom.uid import (
         UID,
+        AllTransferSyntaxes,
         ExplicitVRBigEndian,
         ExplicitVRLittleEndian,
         ImplicitVRLittleEndian,
     )
 
     meta = getattr(ds, "file_meta", None)
-    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    try:
+        uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    except Exception as exc:  # noqa: BLE001 - a lying meta element
+        raise DicomError(f"{where}: (0002,0010) Transfer Syntax UID cannot be read "
+                         f"({type(exc).__name__}: {exc})") from None
     if uid:
+        if not isinstance(uid, str) or UID(uid) not in AllTransferSyntaxes:
+            raise DicomError(
+                f"{where}: (0002,0010) Transfer Syntax UID {str(uid)[:64]!r} is not a "
+                "transfer syntax pydicom knows; the pixel data cannot be interpreted (the "
+                "file is corrupt or uses a private encoding)"
+            )
         return UID(str(uid))
     implicit, little = ds.original_encoding
     if implicit:
@@ -230,14 +295,19 @@ def dicom_metadata(ds: Any) -> dict[str, Any]:
     tsyntax = transfer_syntax(ds)
     meta["transfer_syntax"] = str(tsyntax)
     meta["transfer_syntax_name"] = tsyntax.name
-    if "sop_class_uid" in meta:
+    if isinstance(meta.get("sop_class_uid"), str):
         from pydicom.uid import UID
 
         meta["sop_class_name"] = UID(meta["sop_class_uid"]).name
     try:
         meta["frames"] = max(int(ds.get("NumberOfFrames") or 1), 1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         meta["frames"] = 1
+    pixel = getattr(ds, "_vcfmeasure_pixel_data", None)
+    if pixel is not None:
+        meta["pixel_data"] = dict(pixel)
+    elif "PixelData" in ds:
+        meta["pixel_data"] = {"present": True}
     return meta
 
 
@@ -245,7 +315,7 @@ def _int_attr(ds: Any, keyword: str, tag: str, where: str, default: int | None =
     value = ds.get(keyword, default)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         if value is None:
             raise DicomError(
                 f"{where}: {tag} is missing; cannot interpret the pixel data"
@@ -281,6 +351,24 @@ def _layout(ds: Any, where: str, frame: int | None, max_pixels: int) -> dict[str
         raise DicomError(
             f"{where}: unsupported pixel layout: (0028,0100) Bits Allocated {bits}, "
             f"(0028,0002) Samples per Pixel {samples}, (0028,0008) Number of Frames {frames}"
+        )
+    stored = _int_attr(ds, "BitsStored", "(0028,0101) Bits Stored", where, bits)
+    if not 1 <= stored <= bits:
+        raise DicomError(f"{where}: (0028,0101) Bits Stored {stored} is not between 1 and "
+                         f"(0028,0100) Bits Allocated {bits}")
+    representation = _int_attr(ds, "PixelRepresentation", "(0028,0103) Pixel Representation",
+                               where, 0)
+    if representation not in (0, 1):
+        raise DicomError(f"{where}: (0028,0103) Pixel Representation {representation} is "
+                         "neither 0 (unsigned) nor 1 (signed)")
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    allowed = ("MONOCHROME1", "MONOCHROME2") if samples == 1 else (
+        "RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420")
+    if photometric and photometric not in allowed:
+        raise DicomError(
+            f"{where}: (0028,0004) Photometric Interpretation {photometric[:32]!r} with "
+            f"(0028,0002) Samples per Pixel {samples} is not supported (expected "
+            f"{' or '.join(allowed)})"
         )
     if rows * cols * samples > max_pixels:
         raise DicomError(
@@ -322,6 +410,9 @@ def _check_data(ds: Any, tsyntax: Any, lay: dict[str, int], where: str) -> None:
                 f"{where}: (7FE0,0010) Pixel Data is not encapsulated as {tsyntax.name} "
                 "requires (no item tag at its start); the file is corrupt"
             )
+        from ._dicom_guard import check_codestream
+
+        check_codestream(tsyntax, data, lay, where)
         return
     needed = (lay["rows"] * lay["cols"] * lay["samples"] * lay["frames"] * lay["bits"] + 7) // 8
     if len(data) < needed:
@@ -431,7 +522,7 @@ def _modality(raw: np.ndarray, ds: Any, bits: int, notes: list[Note],
     if seq:
         try:
             first, table = _lut(seq[0], signed)
-        except ValueError as exc:
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
             notes.append((ImageWarning, f"(0028,3000) Modality LUT Sequence {exc}; ignored"))
         else:
             info["modality_lut"] = "sequence"
@@ -452,8 +543,14 @@ def _modality(raw: np.ndarray, ds: Any, bits: int, notes: list[Note],
         notes.append((ImageWarning, f"(0028,1053) Rescale Slope {slope} / (0028,1052) "
                       f"Rescale Intercept {intercept} unusable; ignored"))
         slope, intercept = 1.0, 0.0
-    info["modality_lut"] = "rescale" if (slope, intercept) != (1.0, 0.0) else "identity"
     lo, hi = sorted((lo_in * slope + intercept, hi_in * slope + intercept))
+    if not (np.isfinite(lo) and np.isfinite(hi) and max(abs(lo), abs(hi)) < _FLOAT32_MAX):
+        notes.append((ImageWarning, f"(0028,1053) Rescale Slope {slope} / (0028,1052) "
+                      f"Rescale Intercept {intercept} map the stored values beyond the "
+                      "float32 range; ignored"))
+        slope, intercept = 1.0, 0.0
+        lo, hi = float(lo_in), float(hi_in)
+    info["modality_lut"] = "rescale" if (slope, intercept) != (1.0, 0.0) else "identity"
     if invert:  # lo + hi - (slope * x + intercept)
         return _affine(raw, -slope, lo + hi - intercept, spare, signed), lo, hi
     return _affine(raw, slope, intercept, spare, signed), lo, hi
@@ -497,7 +594,7 @@ def _window(ds: Any, notes: list[Note]) -> tuple[float, float] | None:
     if seq:
         try:
             first, table = _lut(seq[0], bool(int(ds.get("PixelRepresentation") or 0)))
-        except ValueError:
+        except (ValueError, TypeError, IndexError, OverflowError):
             return None  # display only: fall back to the pixel range
         return first + (table.size - 1) / 2.0, float(table.size)
     return None
@@ -601,7 +698,7 @@ def decode_dicom(ds: Any, *, where: str, frame: int | None, max_pixels: int, own
     """
     notes: list[Note] = []
     lay = _layout(ds, where, frame, max_pixels)
-    tsyntax = transfer_syntax(ds)
+    tsyntax = transfer_syntax(ds, where)
     _check_data(ds, tsyntax, lay, where)
     bits_stored = _int_attr(ds, "BitsStored", "(0028,0101) Bits Stored", where, lay["bits"])
     signed = bool(int(ds.get("PixelRepresentation") or 0))
@@ -630,3 +727,50 @@ def decode_dicom(ds: Any, *, where: str, frame: int | None, max_pixels: int, own
             window = (lo + hi - window[0], window[1])
         info["inverted"] = True
     return pixels, window, info, notes
+
+
+def check_image_header(meta: dict[str, Any], where: str) -> None:
+    """Refuse a DICOM header that is not a readable projection image, pixels undecoded.
+
+    For callers that need only the header (spacing, UIDs) of an image whose landmarks are
+    known: a PDF, presentation state, DICOMDIR, structured report, header-only or
+    truncated file must not lend its spacing to measurements.
+
+    Parameters
+    ----------
+    meta : dict
+        :func:`dicom_metadata` of a dataset read by :func:`read_dataset`.
+    where : str
+        The file, for messages.
+
+    Raises
+    ------
+    DicomError
+        Naming what is missing or cut short.
+
+    Examples
+    --------
+    >>> meta = {"format": "dicom", "sop_class_name": "Encapsulated PDF Storage"}
+    >>> try:
+    ...     check_image_header(meta, "doc.dcm")
+    ... except DicomError as exc:
+    ...     print(str(exc)[:74])
+    doc.dcm: no (7FE0,0010) Pixel Data (SOP Class Encapsulated PDF Storage): n
+    """
+    if meta.get("format") != "dicom":
+        return
+    pixel = meta.get("pixel_data") or {}
+    what = f" (SOP Class {meta['sop_class_name']})" if meta.get("sop_class_name") else ""
+    if not pixel.get("present"):
+        raise DicomError(f"{where}: no (7FE0,0010) Pixel Data{what}: not an image; its spacing "
+                         "is not used for measurements")
+    rows, cols = meta.get("rows"), meta.get("columns")
+    if not isinstance(rows, int) or not isinstance(cols, int) or rows <= 0 or cols <= 0:
+        raise DicomError(f"{where}: (0028,0010) Rows x (0028,0011) Columns is {rows} x {cols}"
+                         f"{what}; not a readable image")
+    declared, available = pixel.get("declared"), pixel.get("available")
+    if declared is not None and available is not None and available < declared:
+        raise DicomError(
+            f"{where}: (7FE0,0010) Pixel Data declares {declared} bytes but the file holds "
+            f"only {available}; the file is truncated (its spacing is not used)"
+        )

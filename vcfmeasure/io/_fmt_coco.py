@@ -36,6 +36,15 @@ def _is_level(name: Any) -> bool:
     return True
 
 
+def _need_id(value: Any, path: Path, where: str) -> None:
+    """COCO ids are numbers or strings (absent is allowed where the format allows it)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | str)):
+        raise FileFormatError(
+            f"{path}: {where}: an id must be a number or a string, got "
+            f"{type(value).__name__} {value!r:.60}"
+        )
+
+
 def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
     doc = need(load_json(path, text), dict, path, "top level")
     images = need(doc.get("images", []), list, path, "field $.images")
@@ -45,6 +54,7 @@ def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
     entries: dict[Any, ImageEntry] = {}
     for i, im in enumerate(images):
         need(im, dict, path, f"field $.images[{i}]")
+        _need_id(im.get("id"), path, f"field $.images[{i}].id")
         name = str(im.get("file_name") or im.get("id"))
         ref: dict[str, Any] = {"path": name}
         if isinstance(im.get("height"), int) and isinstance(im.get("width"), int):
@@ -55,6 +65,7 @@ def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
     cats: dict[Any, tuple[str, list[str]]] = {}
     for i, cat in enumerate(categories):
         need(cat, dict, path, f"field $.categories[{i}]")
+        _need_id(cat.get("id"), path, f"field $.categories[{i}].id")
         names = [str(n).strip().lower() for n in cat.get("keypoints") or POINT_NAMES]
         unknown = [n for n in names if n not in POINT_NAMES]
         if unknown:
@@ -66,6 +77,8 @@ def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
     for i, ann in enumerate(annotations):
         where = f"field $.annotations[{i}]"
         need(ann, dict, path, where)
+        _need_id(ann.get("image_id"), path, f"{where}.image_id")
+        _need_id(ann.get("category_id"), path, f"{where}.category_id")
         if ann.get("image_id") not in entries:
             raise FileFormatError(
                 f"{path}: {where}.image_id: no image with id {ann.get('image_id')!r}"

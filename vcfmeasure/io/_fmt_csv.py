@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .._errors import FileFormatError
 from ..landmarks import Landmarks, Provenance
@@ -29,11 +30,23 @@ def _delimiter(first_line: str) -> str:
     return max(counts, key=counts.__getitem__) if any(counts.values()) else ","
 
 
-def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+def read(path: Path, text: str | TextIO, **_: Any) -> list[ImageEntry]:
+    """Read the rows of ``text`` (the file's text, or a text stream read row by row)."""
+    stream = io.StringIO(text, newline="") if isinstance(text, str) else text
+    first = stream.readline()
+    if not first.strip():
         raise FileFormatError(f"{path}: line 1: empty file; expected a header {','.join(COLUMNS)}")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(lines[0]))
+    reader = csv.reader(itertools.chain([first], stream), delimiter=_delimiter(first))
+    try:
+        return _rows(path, reader)
+    except csv.Error as exc:
+        raise FileFormatError(
+            f"{path}: line {reader.line_num}: unreadable CSV ({exc}); cells hold at most "
+            f"{csv.field_size_limit()} characters"
+        ) from None
+
+
+def _rows(path: Path, reader: Any) -> list[ImageEntry]:
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in COLUMNS[1:] if c not in header]
     if missing:
@@ -57,9 +70,10 @@ def read(path: Path, text: str, **_: Any) -> list[ImageEntry]:
         name = row[col["image"]].strip() if "image" in col else default_image
         x = number(row[col["x"]].strip(), path, f"{line}, column 'x'")
         y = number(row[col["y"]].strip(), path, f"{line}, column 'y'")
-        entry = entries.setdefault(
-            name, ImageEntry(name, image={"path": name}, provenance=_PROVENANCE)
-        )
+        entry = entries.get(name)
+        if entry is None:
+            entry = entries[name] = ImageEntry(name, image={"path": name},
+                                               provenance=_PROVENANCE)
         entry.points.append(
             PointRow(row[col["level"]].strip(), row[col["point"]].strip(), x, y, line)
         )

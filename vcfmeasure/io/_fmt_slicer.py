@@ -6,16 +6,20 @@ Orientation): a pixel centre ``(x, y)`` sits at ``L = x * col_mm``, ``P = y * ro
 ``S = 0``. Pixel centres are at integer IJK in Slicer as in vcfmeasure, so there is no
 half-pixel shift. Files in RAS (``"coordinateSystem": "RAS"``, Slicer < 4.11) have
 ``R = -L``, ``A = -P``. The spacing used on writing is recorded in each control point's
-``description`` (``vcfmeasure-spacing=ROW,COL``) so that reading back is exact.
+``description`` (``vcfmeasure-spacing=ROW,COL``) so that reading back is exact. Without
+a known spacing, 1 mm per pixel is written (Slicer's own choice for PNG/TIFF), with a
+:class:`~vcfmeasure.SpacingWarning` and ``vcfmeasure-spacing-source=unknown`` in the
+``description``: the file's mm are then pixels.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
-from .._errors import FileFormatError
+from .._errors import FileFormatError, SpacingWarning
 from ..landmarks import Landmarks, Provenance
 from ..levels import POINT_NAMES
 from ..radiograph import resolve_spacing
@@ -89,6 +93,14 @@ def write(items: list[tuple[str, Landmarks]], path: Path, *, spacing: Any = None
         spacing = (lm.image or {}).get("spacing")
     row_mm, col_mm = _spacing(spacing)
     tag = f"vcfmeasure-spacing={row_mm!r},{col_mm!r}"
+    if spacing is None:
+        warnings.warn(
+            f"{path}: no pixel spacing known for {name!r}: the Slicer file uses 1 mm per "
+            "pixel, so its positions are in pixels, not mm (recorded in each point's "
+            "description); pass spacing= to write_landmarks for true mm",
+            SpacingWarning, stacklevel=4,
+        )
+        tag += "; vcfmeasure-spacing-source=unknown (1 mm per pixel assumed)"
     control_points: list[dict[str, Any]] = []
     for level in lm.levels:
         for point, (x, y) in zip(POINT_NAMES, lm[level], strict=True):

@@ -1,13 +1,15 @@
 """PNG, TIFF and JPEG radiographs through imageio's Pillow plugin.
 
-Raster files carry no patient calibration (REFERENCE.md section 7): their pixels come
-with spacing "unknown" unless the caller gives one. Pillow's decompression-bomb guard
-(``PIL.Image.MAX_IMAGE_PIXELS``) stays active, and the header is checked against
-``max_pixels`` before anything is decoded.
+Raster files carry no patient calibration (docs/reference.md section 7): their pixels come
+with spacing "unknown" unless the caller gives one. The header is checked against
+``max_pixels`` (vcfmeasure's one limit for every format) before anything is decoded;
+Pillow's own decompression-bomb guard stays active behind it, but its
+``DecompressionBombWarning`` is not passed on (the size was checked already).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -67,7 +69,10 @@ def raster_header(path: str, max_pixels: int) -> dict[str, Any]:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             meta: dict[str, Any] = {
                 "format": im.format.lower() if im.format else "raster",
                 "mode": im.mode,
@@ -117,8 +122,12 @@ def read_raster(path: str, *, frame: int | None, max_pixels: int
         if not 0 <= index < meta["frames"]:
             raise ImageError(f"{path}: frame={frame} out of range; the file has "
                              f"{meta['frames']} page(s)")
+    from PIL import Image
+
     try:
-        arr = iio.imread(path, plugin="pillow", index=index)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            arr = iio.imread(path, plugin="pillow", index=index)
     except Exception as exc:  # truncated or corrupt data after a valid header
         raise ImageError(f"{path}: could not decode the image ({type(exc).__name__}: {exc})"
                          ) from exc

@@ -1,4 +1,4 @@
-"""Pixel spacing with provenance: the decision table of REFERENCE.md section 7.
+"""Pixel spacing with provenance: the decision table of docs/reference.md section 7.
 
 Every spacing leaves this module together with a ``spacing_source`` string that starts
 with one of :data:`vcfmeasure.radiograph.SPACING_SOURCES` and names the DICOM tags it
@@ -183,7 +183,7 @@ def dicom_spacing(ds: Any) -> tuple[tuple[float, float] | None, str, list[Note]]
 
     Notes
     -----
-    Decision order (REFERENCE.md section 7, as in cornerstone3D): Pixel Spacing with a
+    Decision order (docs/reference.md section 7, as in cornerstone3D): Pixel Spacing with a
     calibration type; Imager Pixel Spacing divided by the magnification (ERMF, else
     SID/SOD); Pixel Spacing differing from Imager Pixel Spacing; Imager Pixel Spacing
     (detector plane, warned); Nominal Scanned Pixel Spacing (film); Pixel Spacing alone
@@ -192,7 +192,7 @@ def dicom_spacing(ds: Any) -> tuple[tuple[float, float] | None, str, list[Note]]
 
     References
     ----------
-    DICOM PS3.3 section 10.7.1 and C.8.11.4; REFERENCE.md section 7.
+    DICOM PS3.3 section 10.7.1 and C.8.11.4; docs/reference.md section 7.
 
     Examples
     --------

@@ -20,9 +20,10 @@ __all__ = ["MAX_PIXELS", "load_image", "calibrate_spacing", "read_metadata"]
 
 _RASTER_SOURCE = "unknown: raster images carry no patient calibration"
 
-#: Default largest frame accepted (rows x columns x samples), checked before decoding.
-#: 150 million values: about 10x a 35 x 43 cm detector at 0.1 mm (15 million pixels).
-MAX_PIXELS = 150_000_000
+#: Default largest frame accepted (rows x columns x samples), checked from the header before
+#: decoding, for every format (DICOM, PNG, TIFF, JPEG). 100 million values: about 6x a
+#: 35 x 43 cm detector at 0.1 mm (15 million pixels); a 12000 x 12000 "zlib bomb" is refused.
+MAX_PIXELS = 100_000_000
 
 
 def _sniff(path: str) -> str:
@@ -34,6 +35,9 @@ def _sniff(path: str) -> str:
         raise ImageError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ImageError(f"{path}: is a directory, not an image file")
+    if not os.path.isfile(path):  # a FIFO would block, a device never ends
+        raise ImageError(f"{path}: is not a regular file (a FIFO, device or socket); give an "
+                         "image file")
     size = os.path.getsize(path)
     if size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
@@ -70,10 +74,12 @@ def load_image(
 
     Parameters
     ----------
-    source : str, os.PathLike or pydicom.Dataset
+    source : str, os.PathLike, pydicom.Dataset or ndarray
         A DICOM file (with or without preamble and file meta), a PNG, TIFF or JPEG
-        image (the format is read from the file's first bytes, not its extension), or
-        a dataset already in memory (it is not modified).
+        image (the format is read from the file's first bytes, not its extension), a
+        dataset already in memory (it is not modified), or a 2-D array of grey values
+        (as scikit-image users hold them), taken as given: bone must already be bright,
+        and lengths are in mm only with ``spacing=``.
     spacing : float or (row_mm, col_mm), optional
         Overrides the file; recorded as ``"user"``. The file's own choice stays in
         ``metadata["file_spacing"]`` and ``metadata["file_spacing_source"]``.
@@ -91,7 +97,7 @@ def load_image(
         undone once; raster grey values (RGB(A) and palette to BT.709 luminance).
         ``spacing`` ``(row_mm, col_mm)`` or None; ``spacing_source`` starts with
         ``calibrated``, ``magnification-corrected``, ``detector``, ``film``, ``user``
-        or ``unknown`` and names the tags used (REFERENCE.md section 7). ``window`` is
+        or ``unknown`` and names the tags used (docs/reference.md section 7). ``window`` is
         the file's display window (center, width) in pixel units. ``metadata`` holds
         the header fields (see :func:`read_metadata`) plus ``frame``,
         ``modality_lut``, ``inverted`` and any ``warnings``.
@@ -115,7 +121,7 @@ def load_image(
 
     References
     ----------
-    DICOM PS3.3 section 10.7.1, C.8.11.4, C.11.1, C.11.6; REFERENCE.md section 7.
+    DICOM PS3.3 section 10.7.1, C.8.11.4, C.11.1, C.11.6; docs/reference.md section 7.
 
     Examples
     --------
@@ -134,15 +140,28 @@ def load_image(
            [  95.,    0.]], dtype=float32)
     >>> rg.spacing, rg.spacing_source.split(":")[0]
     ((0.08, 0.08), 'magnification-corrected')
+
+    An array, as scikit-image holds images, with the spacing the user knows:
+
+    >>> print(load_image(np.zeros((300, 200)), spacing=0.14).spacing_source)
+    user: spacing= argument 0.14\\0.14 mm
     """
     from . import _dicom
 
+    is_dataset = _is_dataset(source)
+    if not is_dataset and _is_array(source):
+        return _from_array(source, spacing, frame)
+    if not isinstance(source, str | os.PathLike) and not is_dataset:
+        raise ImageError(
+            f"load_image needs a file path, a pydicom Dataset or a 2-D array, got "
+            f"{type(source).__name__}"
+        )
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, numbers.Integral)):
         raise ImageError(f"frame must be an integer index (0-based), got {frame!r}")
     limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
     user = resolve_spacing(spacing)[0] if spacing is not None else None
     path: str | None
-    if _is_dataset(source):
+    if is_dataset:
         path = source.filename if isinstance(getattr(source, "filename", None), str) else None
         loaded = _load_dicom(source, path or "<pydicom.Dataset>", frame, limit, owned=False)
     else:
@@ -159,7 +178,7 @@ def load_image(
     if user is not None:
         metadata["file_spacing"] = file_spacing
         metadata["file_spacing_source"] = file_source
-        final, source_text = user, f"user: spacing= argument {user[0]:g}\\{user[1]:g} mm"
+        final, source_text = user, _user_source(user)
     else:
         notes = spacing_notes + notes
         final, source_text = file_spacing, file_source
@@ -181,6 +200,40 @@ def _load_dicom(ds: Any, where: str, frame: int | None, limit: int, *, owned: bo
     )
     metadata.update(info)
     return pixels, window, metadata, file_spacing, file_source, spacing_notes, pixel_notes
+
+
+def _is_array(source: Any) -> bool:
+    """An array of pixels (NumPy or anything with ``__array__``), not a path or dataset."""
+    return hasattr(source, "__array__") and not isinstance(source, str | bytes | os.PathLike)
+
+
+def _from_array(source: Any, spacing: Any, frame: int | None) -> Radiograph:
+    import numpy as np
+
+    pixels = np.asarray(source)
+    if frame is not None:
+        raise ImageError("load_image(array, frame=...): an array is one frame; index it first")
+    if pixels.ndim != 2:
+        raise ImageError(
+            f"load_image(array): pixels must be 2-D (rows, cols), got shape {pixels.shape}; "
+            "convert colour images to grey first"
+        )
+    if not (np.issubdtype(pixels.dtype, np.number) and not np.iscomplexobj(pixels)):
+        raise ImageError(f"load_image(array): pixels must be real numbers, got {pixels.dtype}")
+    pixels = pixels.astype(np.float32)
+    if not np.isfinite(pixels).all():
+        raise ImageError("load_image(array): pixels contain NaN or infinite values")
+    meta: dict[str, Any] = {"source": "array", "inverted": False}
+    if spacing is None:
+        return Radiograph(pixels, spacing_source="unknown: array given without spacing=",
+                          metadata=meta)
+    user = resolve_spacing(spacing)[0]
+    return Radiograph(pixels, spacing=user, metadata=meta, spacing_source=_user_source(user))
+
+
+def _user_source(user: Any) -> str:
+    """``spacing_source`` of a spacing given to :func:`load_image`."""
+    return f"user: spacing= argument {user[0]:g}\\{user[1]:g} mm"
 
 
 def _is_dataset(source: Any) -> bool:
@@ -293,7 +346,7 @@ def calibrate_spacing(
 
     References
     ----------
-    REFERENCE.md section 7 (a fiducial: an object of known size); DICOM PS3.3
+    docs/reference.md section 7 (a fiducial: an object of known size); DICOM PS3.3
     section 10.7.1.3 (Pixel Spacing Calibration Type FIDUCIAL).
 
     Examples

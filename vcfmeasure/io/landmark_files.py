@@ -14,6 +14,7 @@ duplicate points, incomplete vertebrae, image selection) are made here, once.
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from ._common import ImageEntry, atomic_write, load_json
 
 __all__ = [
     "FORMATS",
+    "MAX_FILE_BYTES",
     "IncompleteLandmarksWarning",
     "guess_format",
     "read_landmarks",
@@ -42,6 +44,12 @@ FORMATS: dict[str, str] = {
     "coco": "_fmt_coco",
     "cvat": "_fmt_cvat",
 }
+
+
+#: Largest landmark file read, in bytes: 16 MiB, about 3,000 images of 17 vertebrae in one
+#: CSV or COCO file (reading costs about 13x the file size in memory). Set
+#: ``vcfmeasure.io.landmark_files.MAX_FILE_BYTES`` to read larger files.
+MAX_FILE_BYTES = 16 * 2**20
 
 
 class IncompleteLandmarksWarning(VcfMeasureWarning):
@@ -127,19 +135,66 @@ def guess_format(path: str | Path, text: str | None = None) -> str:
     )
 
 
+def _open_checked(path: Path) -> Any:
+    """Open a landmark file for reading as text, after checking what it is and its size.
+
+    Only regular files are read (a FIFO would block, a device never ends), up to
+    :data:`MAX_FILE_BYTES`.
+    """
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such landmark file") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read the landmark file ({exc.strerror})"
+                              ) from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "not a regular file")
+        raise FileFormatError(f"{path}: is {kind}, not a landmark file; give a regular "
+                              "JSON, CSV or XML file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise FileFormatError(
+            f"{path}: {st.st_size} bytes, more than the {MAX_FILE_BYTES} bytes a landmark "
+            "file may have (vcfmeasure.io.landmark_files.MAX_FILE_BYTES); raise it if the "
+            "file is genuine, or split it"
+        )
+    try:
+        return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read the landmark file ({exc.strerror})"
+                              ) from None
+
+
 def _read_entries(path: str | Path, fmt: str | None, options: dict[str, Any]) -> list[ImageEntry]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise FileFormatError(f"{path}: no such landmark file") from None
+        with _open_checked(path) as fh:
+            if (fmt or _name_format(path)) == "csv":  # streamed, row by row
+                return _module("csv").read(path, fh, **options)
+            text = fh.read()
     except UnicodeDecodeError as exc:
         raise FileFormatError(
             f"{path}: not a text file (byte {exc.start} is not UTF-8); landmark files are "
             "JSON, CSV or XML text"
         ) from None
     fmt = fmt or guess_format(path, text)
+    if fmt != "labelme" and any(options.get(k) is not None for k in ("label_map", "point_order")):
+        raise FileFormatError(
+            f"{path}: label_map= and point_order= apply to labelme files; this is {fmt!r}"
+        )
     return _module(fmt).read(path, text, **options)
+
+
+def _name_format(path: Path) -> str | None:
+    try:
+        return guess_format(path)
+    except FileFormatError:
+        return None
 
 
 def _select(entries: list[ImageEntry], image: Any, path: str | Path) -> ImageEntry:
@@ -223,6 +278,8 @@ def read_landmarks(
     allow_incomplete: bool = False,
     image: str | int | None = None,
     spacing: float | tuple[float, float] | None = None,
+    label_map: Mapping[str, Any] | None = None,
+    point_order: Any = None,
 ) -> Landmarks:
     r"""Read the landmarks of one image from a file.
 
@@ -241,6 +298,14 @@ def read_landmarks(
         3D Slicer only: mm per pixel of the pixel <-> LPS mapping. Default: the spacing
         recorded in the file by vcfmeasure, else 1 mm per pixel (Slicer's own choice for
         PNG/TIFF images).
+    label_map : mapping, optional
+        labelme only, for files not labelled ``<level>-<point>``: file label ->
+        ``"<level>-<point>"`` (point shapes), a level (one polygon per body), or a list of
+        levels (polygons sharing one label, given from the top of the image down).
+    point_order : sequence of str, optional
+        labelme polygons: the point name of each vertex in file order (``"-"`` skips
+        one), e.g. ``("sp", "sa", "ia", "ip")``; missing ``sm``/``im`` are put at the
+        middle of the corner chords, and the provenance says so.
 
     Returns
     -------
@@ -270,7 +335,8 @@ def read_landmarks(
     >>> lm.levels, lm["L1"][3].tolist()
     (('L1',), [10.0, 9.0])
     """
-    entries = _read_entries(path, format, {"spacing": spacing})
+    options = {"spacing": spacing, "label_map": label_map, "point_order": point_order}
+    entries = _read_entries(path, format, options)
     return _assemble(_select(entries, image, path), path, allow_incomplete)
 
 
@@ -280,6 +346,8 @@ def read_landmarks_all(
     format: str | None = None,  # noqa: A002
     allow_incomplete: bool = False,
     spacing: float | tuple[float, float] | None = None,
+    label_map: Mapping[str, Any] | None = None,
+    point_order: Any = None,
 ) -> dict[str, Landmarks]:
     r"""Read the landmarks of every image in a file: ``{image name: Landmarks}``.
 
@@ -298,7 +366,8 @@ def read_landmarks_all(
     >>> sorted(read_landmarks_all(folder / "two.csv"))
     ['a.png', 'b.png']
     """
-    entries = _read_entries(path, format, {"spacing": spacing})
+    options = {"spacing": spacing, "label_map": label_map, "point_order": point_order}
+    entries = _read_entries(path, format, options)
     out = {}
     for entry in entries:  # a loop, not a comprehension: the warning's stacklevel stays 3
         out[entry.name] = _assemble(entry, path, allow_incomplete)
@@ -328,7 +397,8 @@ def write_landmarks(
         landmark file's stem.
     spacing : float or (row_mm, col_mm), optional
         3D Slicer only: mm per pixel of the pixel -> LPS mapping; default: the spacing in
-        ``landmarks.image``, else 1. It is recorded in the file for reading back.
+        ``landmarks.image``, else 1 with a :class:`~vcfmeasure.SpacingWarning` (the file's
+        mm are then pixels). It is recorded in the file for reading back.
 
     Raises
     ------
@@ -340,7 +410,7 @@ def write_landmarks(
     >>> import numpy as np, tempfile, pathlib
     >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10.5]])
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "spine.mrk.json"
-    >>> write_landmarks(Landmarks({"L1": box}), out)
+    >>> write_landmarks(Landmarks({"L1": box}), out, spacing=0.2)  # Slicer positions in mm
     >>> read_landmarks(out)["L1"][5].tolist()
     [0.0, 10.5]
     """

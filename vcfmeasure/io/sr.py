@@ -16,7 +16,7 @@ References
 ----------
 DICOM PS3.16 TID 1500 Measurement Report, TID 1501 Measurement and Qualitative Evaluation
 Group, TID 300 Measurement; PS3.3 C.18.6 Spatial Coordinates Macro.
-Genant HK et al., J Bone Miner Res 1993;8:1137-48 (grades; REFERENCE.md section 2).
+Genant HK et al., J Bone Miner Res 1993;8:1137-48 (grades; docs/reference.md section 2).
 """
 
 from __future__ import annotations

@@ -12,8 +12,11 @@ the colour-blind-safe Okabe-Ito palette; lengths are labelled mm or px, angles d
 - :func:`plot_comparison` — pre/post images side by side, aligned per level, with height
   restoration and kyphosis correction.
 - :func:`patient_report` — one A4 page (overlay, table, grades), saved as PNG or PDF.
+- :func:`plot_bland_altman`, :func:`plot_grade_confusion`, :func:`plot_point_errors` — reader
+  agreement (:mod:`vcfmeasure.agreement`).
 """
 
+from ._agreement import plot_bland_altman, plot_grade_confusion, plot_point_errors
 from ._charts import GENANT_RATIO_BANDS, plot_heights, plot_profile, plot_ratios
 from ._compare import plot_comparison
 from ._overlay import plot_landmarks
@@ -26,6 +29,9 @@ __all__ = [
     "NO_GRADE_COLOR",
     "OKABE_ITO",
     "patient_report",
+    "plot_bland_altman",
+    "plot_grade_confusion",
+    "plot_point_errors",
     "plot_comparison",
     "plot_heights",
     "plot_landmarks",

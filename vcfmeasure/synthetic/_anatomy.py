@@ -6,7 +6,7 @@ anterior; ``n`` perpendicular to it, caudal): posterior corner of the superior e
 the origin, both walls along ``n``, the inferior endplate chord from ``(0, hp)`` to
 ``(depth, ha)``. Endplates and walls are curved by smooth bumps measured from their chords,
 so the six landmarks are known in closed form: corners at the chord ends, middle points on
-the perpendicular bisector of the corner chord (REFERENCE.md section 1).
+the perpendicular bisector of the corner chord (docs/reference.md section 1).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..levels import level_index
 __all__ = [
     "LEVEL_TABLE",
     "BodyGeometry",
+    "ShapeVariation",
     "bump",
     "bump_slope",
     "build_spine",
@@ -30,9 +31,9 @@ __all__ = [
 
 # Level -> (posterior height mm, depth mm, wedge angle deg, disc below: posterior height
 # mm, disc wedge deg (+ lordotic)). Heights and depths grow caudally (T4 ~ 19 x 27 mm,
-# L3 ~ 28 x 40 mm); wedge angles T9-L5 from REFERENCE.md section 3 (Eur Spine J 2010,
+# L3 ~ 28 x 40 mm); wedge angles T9-L5 from docs/reference.md section 3 (Eur Spine J 2010,
 # women), 4 deg for T4-T8. Disc angles chosen so that T4-T12 kyphosis is ~45 deg and
-# L1-L5 lordosis ~50 deg (REFERENCE.md section 4, elderly ranges).
+# L1-L5 lordosis ~50 deg (docs/reference.md section 4, elderly ranges).
 LEVEL_TABLE: dict[str, tuple[float, float, float, float, float]] = {
     "T4": (19.0, 27.0, 4.0, 3.8, -1.0),
     "T5": (19.5, 27.5, 4.0, 3.8, -1.0),
@@ -132,6 +133,24 @@ class BodyGeometry:
         return self.to_world(self.local_landmarks())
 
 
+@dataclass(frozen=True)
+class ShapeVariation:
+    """Spread of the per-level draws of :func:`build_spine` (defaults: the classic look).
+
+    ``size_sd``/``depth_sd``: relative SD of height and depth; ``wedge_sd_deg``: SD of the
+    wedge angle; ``disc_sd``: relative SD of the disc height; ``concavity``: range of the
+    endplate depression in units of :data:`ENDPLATE_CONCAVITY_MM`; ``waist``: range of
+    the wall concavities in units of :data:`ANTERIOR_WAIST_MM` / :data:`POSTERIOR_WAIST_MM`.
+    """
+
+    size_sd: float = 0.03
+    depth_sd: float = 0.03
+    wedge_sd_deg: float = 1.0
+    disc_sd: float = 0.1
+    concavity: tuple[float, float] = (0.6, 1.4)
+    waist: tuple[float, float] = (0.5, 1.5)
+
+
 def _rotate(v: np.ndarray, deg: float) -> np.ndarray:
     a = np.radians(deg)
     c, s = np.cos(a), np.sin(a)
@@ -144,6 +163,7 @@ def build_spine(
     *,
     scale: float = 1.0,
     heights: dict[str, tuple[float, float, float, float]] | None = None,
+    variation: ShapeVariation | None = None,
 ) -> tuple[list[BodyGeometry], np.ndarray]:
     """Chain the bodies and discs of ``levels`` into a curved spine, in world mm.
 
@@ -158,6 +178,9 @@ def build_spine(
     heights : dict, optional
         Level -> ``(hp, ha, sup_concavity, inf_concavity)`` in mm replacing the drawn
         normal shape (deformities, restoration).
+    variation : ShapeVariation, optional
+        How widely sizes and shapes vary (default: the classic spreads above; the same
+        draws from ``rng`` either way).
 
     Returns
     -------
@@ -167,14 +190,15 @@ def build_spine(
         ``heights`` was applied, mm (what a deformity is measured against).
     """
     heights = heights or {}
+    var = variation or ShapeVariation()
     n_lv = len(levels)
-    jit_size = rng.normal(1.0, 0.03, n_lv)
-    jit_depth = rng.normal(1.0, 0.03, n_lv)
-    jit_wedge = rng.normal(0.0, 1.0, n_lv)
-    jit_disc = rng.normal(1.0, 0.1, n_lv)
+    jit_size = rng.normal(1.0, var.size_sd, n_lv)
+    jit_depth = rng.normal(1.0, var.depth_sd, n_lv)
+    jit_wedge = rng.normal(0.0, var.wedge_sd_deg, n_lv)
+    jit_disc = rng.normal(1.0, var.disc_sd, n_lv)
     jit_disc_angle = rng.normal(0.0, 1.0, n_lv)
-    concav = rng.uniform(0.6, 1.4, (n_lv, 2)) * ENDPLATE_CONCAVITY_MM
-    waist = rng.uniform(0.5, 1.5, (n_lv, 2))
+    concav = rng.uniform(*var.concavity, (n_lv, 2)) * ENDPLATE_CONCAVITY_MM
+    waist = rng.uniform(*var.waist, (n_lv, 2))
 
     e = np.array([1.0, 0.0])
     origin = np.zeros(2)

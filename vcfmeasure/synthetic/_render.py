@@ -9,7 +9,8 @@ structures (soft tissue, lungs, ribs) are drawn on a coarse grid and interpolate
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage, special
@@ -38,6 +39,32 @@ class Appearance:
     blur_mm: float = 0.2
     ribs: bool = True
     posterior_elements: bool = True
+    # appearance families (``_families.py``); the defaults draw the classic look
+    edge_mm: float = 0.0  # 10-90 % width of a soft (erf) body edge, mm (0: a one-pixel ramp)
+    texture_grain_mm: float = 0.35  # grain of the trabecular pattern, mm
+    texture_stretch: float = 1.0  # grains this many times longer along image rows
+    gain: float = 1.0  # factor on GAIN (a narrow dynamic range looks low in contrast)
+    rib_extra: tuple[tuple[float, float], ...] = ()  # further rib pairs, (du, dw) mm offsets
+
+
+#: ``f(pix_x, pix_y, world_x, world_y) -> attenuation`` added on the coarse background grid.
+CoarseLayer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+#: ``f(array, geom)`` changing the full-resolution array in place.
+ImageLayer = Callable[[np.ndarray, "ImageGeometry"], None]
+
+
+@dataclass
+class Layers:
+    """Family layers, by the stage of image formation they join.
+
+    On the coarse background, on the attenuation map before blur, on the detector signal
+    after blur and before noise, and burned in after noise.
+    """
+
+    coarse: Sequence[CoarseLayer] = ()
+    attenuation: Sequence[ImageLayer] = ()
+    detector: Sequence[ImageLayer] = ()
+    burned_in: Sequence[ImageLayer] = field(default_factory=tuple)
 
 
 #: Output grey levels: ``OFFSET + GAIN * attenuation``, 12-bit.
@@ -64,6 +91,21 @@ class ImageGeometry:
 
 def _ramp(d_px: np.ndarray) -> np.ndarray:
     return np.clip(0.5 - d_px, 0.0, 1.0)
+
+
+#: 10-90 % width of an erf edge in units of its Gaussian SD.
+_ERF_10_90 = 2.5631
+
+
+def _coverage(d_mm: np.ndarray, px_mm: float, edge_mm: float) -> np.ndarray:
+    """Coverage of a pixel at signed distance ``d_mm`` (+ outside) from an outline.
+
+    A one-pixel linear ramp, or for ``edge_mm > 0`` an erf profile of that 10-90 % width;
+    both are 0.5 on the outline and steepest there.
+    """
+    if edge_mm <= 0:
+        return _ramp(d_mm / px_mm)
+    return (0.5 * special.erfc(d_mm * (_ERF_10_90 / (np.sqrt(2.0) * edge_mm)))).astype(np.float32)
 
 
 def body_distances(
@@ -183,8 +225,9 @@ def render_bodies(
             _posterior_elements(att, geom, body, k * app.posterior)
         sup_sep, inf_sep = double.get(body.level, (0.0, 0.0))
         spur = osteophytes.get(body.level, 0.0)
-        reach = 2.0 + 0.5 * max(sup_sep, inf_sep) + spur
-        box = _box(geom, body, (-2.0, body.depth + 2.0 + spur),
+        side = 2.0 + 1.2 * app.edge_mm
+        reach = side + 0.5 * max(sup_sep, inf_sep) + spur
+        box = _box(geom, body, (-side, body.depth + side + spur),
                    (-reach, max(body.hp, body.ha) + reach))
         if box is None:
             continue
@@ -200,12 +243,14 @@ def render_bodies(
             core = np.maximum.reduce(
                 [d[0] + t_end, d[1] + t_end, d[2] + t_wall, d[3] + t_wall]
             )
-            cover += _ramp(outer / px_mm) / len(shifts)
-            inner += _ramp(core / px_mm) / len(shifts)
+            cover += _coverage(outer, px_mm, app.edge_mm) / len(shifts)
+            inner += _coverage(core, px_mm, app.edge_mm) / len(shifts)
         for poly in _spurs(body, spur):
             cover = np.maximum(cover, _ramp(_convex_sdf(u, w, poly) / px_mm))
         # trabecular pattern: band-pass noise, ~0.4-1.5 mm grains
-        tex = _texture(inner, trng, 0.35 / px_mm, app.texture)
+        grain = app.texture_grain_mm / px_mm
+        tex = _texture(inner, trng, grain if app.texture_stretch == 1.0 else
+                       (grain * app.texture_stretch, grain), app.texture)
         patch = k * (app.trabecular * inner * (1.0 + tex) + app.cortex * (cover - inner))
         if body.level in cement_detail:
             drawn = draw_detailed_cement(att, geom, body, app, cement[body.level],
@@ -250,19 +295,26 @@ def _posterior_elements(att, geom, body, level):
         att[box] += level * (0.7 * _ramp(d / geom.spacing_mm) + 0.3 * _ramp(d / 1.5))
 
 
-def _texture(inner: np.ndarray, rng: np.random.Generator, sigma_px: float, amplitude: float):
-    """Band-pass noise (grains of ~0.4-1.5 mm) over the bounding box of ``inner > 0``."""
+def _texture(
+    inner: np.ndarray, rng: np.random.Generator, sigma_px: float | tuple[float, float],
+    amplitude: float,
+):
+    """Band-pass noise (grains of ~0.4-1.5 mm) over the bounding box of ``inner > 0``.
+
+    ``sigma_px`` is one grain size or ``(rows, cols)`` sizes (elongated grains).
+    """
     tex = np.zeros(inner.shape, np.float32)
     rows = np.flatnonzero(inner.any(axis=1))
     cols = np.flatnonzero(inner.any(axis=0))
     if rows.size == 0:
         return tex
-    pad = int(3 * sigma_px) + 1
+    pad = int(3 * max(np.atleast_1d(sigma_px))) + 1
     r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, inner.shape[0])
     c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, inner.shape[1])
     white = rng.standard_normal((r1 - r0, c1 - c0), dtype=np.float32)
     fine = ndimage.gaussian_filter(white, sigma_px)
-    band = fine - ndimage.gaussian_filter(fine, 3 * sigma_px)
+    wide = 3 * sigma_px if isinstance(sigma_px, float) else tuple(3 * np.asarray(sigma_px))
+    band = fine - ndimage.gaussian_filter(fine, wide)
     tex[r0:r1, c0:c1] = band * (amplitude / (band.std() + 1e-9))
     return tex
 
@@ -291,8 +343,9 @@ def render_background(
     diaphragm_y: float | None,
     rib_levels: list[tuple[BodyGeometry, bool]],
     factor: int = 4,
+    layers: Sequence[CoarseLayer] = (),
 ) -> np.ndarray:
-    """Soft tissue, lungs and ribs on a coarse grid, interpolated to the image."""
+    """Soft tissue, lungs and ribs (and family layers) on a coarse grid, interpolated."""
     rows, cols = geom.shape
     lr, lc = -(-rows // factor), -(-cols // factor)
     yy, xx = np.mgrid[0:lr, 0:lc].astype(float)
@@ -308,24 +361,36 @@ def render_background(
         y_d = diaphragm_y - 0.5 * (wx - x_post)
         att -= app.lung * special.expit((y_d - wy) / 5.0)
     if app.ribs:
-        for body, second in rib_levels:
-            box = _rib_box(geom, body, second, factor, (lr, lc))
-            if box is None:
-                continue
-            rel = world[box] - body.origin
-            u, w = rel @ body.e, rel @ body.n
-            if second:
-                u, w = u - 3.0, w - 4.0
-            curv = _RIB_CURVE * (1.1 if second else 1.0)
-            centre = _rib_centre(u, curv)
-            dist = np.abs(w - centre) / np.sqrt(1.0 + (_RIB_SLOPE + 2 * curv * (u + 5.0)) ** 2)
-            half = 4.5
-            band = special.expit((half - dist) / 0.4)
-            rim = np.exp(-(((dist - half + 0.8) / 0.7) ** 2))
-            fade = special.expit((u + 5.0) / 3.0)  # starts at the costovertebral joint
-            att[box] += app.contrast * app.rib * fade * (band + 0.8 * rim)
+        _draw_ribs(att, world, geom, app, rib_levels, factor, (0.0, 0.0))
+        for offset in app.rib_extra:
+            _draw_ribs(att, world, geom, app, rib_levels, factor, offset)
+    for layer in layers:
+        att += layer(pix[..., 0], pix[..., 1], wx, wy)
     full = ndimage.zoom(att.astype(np.float32), factor, order=1, grid_mode=True, mode="nearest")
     return np.ascontiguousarray(full[:rows, :cols])
+
+
+def _draw_ribs(att, world, geom, app, rib_levels, factor, offset):
+    """Add the rib pairs of ``rib_levels`` to the coarse grid, shifted by ``offset`` (mm)."""
+    du, dw = offset
+    for body, second in rib_levels:
+        box = _rib_box(geom, body, second, factor, att.shape, offset)
+        if box is None:
+            continue
+        rel = world[box] - body.origin
+        u, w = rel @ body.e, rel @ body.n
+        if second:
+            u, w = u - 3.0, w - 4.0
+        if du or dw:
+            u, w = u - du, w - dw
+        curv = _RIB_CURVE * (1.1 if second else 1.0)
+        centre = _rib_centre(u, curv)
+        dist = np.abs(w - centre) / np.sqrt(1.0 + (_RIB_SLOPE + 2 * curv * (u + 5.0)) ** 2)
+        half = 4.5
+        band = special.expit((half - dist) / 0.4)
+        rim = np.exp(-(((dist - half + 0.8) / 0.7) ** 2))
+        fade = special.expit((u + 5.0) / 3.0)  # starts at the costovertebral joint
+        att[box] += app.contrast * app.rib * fade * (band + 0.8 * rim)
 
 
 _RIB_SLOPE, _RIB_CURVE = 0.35, 0.003
@@ -336,12 +401,12 @@ def _rib_centre(u, curv):
     return -2.0 + _RIB_SLOPE * (u + 5.0) + curv * (u + 5.0) ** 2
 
 
-def _rib_box(geom, body, second, factor, shape):
+def _rib_box(geom, body, second, factor, shape, offset=(0.0, 0.0)):
     """The coarse-grid slice a rib can touch (it runs from u = -20 mm to 150 mm)."""
     u = np.linspace(-20.0, 150.0, 18)
     curv = _RIB_CURVE * (1.1 if second else 1.0)
-    c = _rib_centre(u, curv) + (4.0 if second else 0.0)
-    pts = np.concatenate([np.stack([u + (3.0 if second else 0.0), c + dw], axis=1)
+    c = _rib_centre(u, curv) + (4.0 if second else 0.0) + offset[1]
+    pts = np.concatenate([np.stack([u + (3.0 if second else 0.0) + offset[0], c + dw], axis=1)
                           for dw in (-9.0, 9.0)])
     px = geom.to_pixels(body.to_world(pts)) / factor
     lo = np.maximum(np.floor(px.min(axis=0)).astype(int) - 1, 0)
@@ -366,18 +431,28 @@ def render(
     osteophytes: dict[str, float] | None = None,
     cement_detail: dict[str, dict] | None = None,
     cement_truth: dict[str, dict] | None = None,
+    layers: Layers | None = None,
 ) -> np.ndarray:
     """Form the full image: integer-valued grey levels (float32), bone bright."""
+    layers = layers or Layers()
     att = render_background(
-        geom, bodies, app, background_rng, diaphragm_y=diaphragm_y, rib_levels=rib_levels
+        geom, bodies, app, background_rng, diaphragm_y=diaphragm_y, rib_levels=rib_levels,
+        layers=layers.coarse,
     )
     render_bodies(
         att, geom, bodies, app, texture_rngs=texture_rngs, double=double, cement=cement,
         osteophytes=osteophytes, cement_detail=cement_detail, cement_truth=cement_truth,
     )
-    img = OFFSET + GAIN * att
+    for layer in layers.attenuation:
+        layer(att, geom)
+    img = OFFSET + GAIN * att if app.gain == 1.0 else OFFSET + (GAIN * app.gain) * att
     if app.blur_mm > 0:
         img = ndimage.gaussian_filter(img, app.blur_mm / geom.spacing_mm)
+    for layer in layers.detector:
+        layer(img, geom)
     if app.noise > 0:
         img += noise_rng.standard_normal(img.shape, dtype=np.float32) * (app.noise * NOISE_SD)
-    return np.clip(np.rint(img), 0, MAX_VALUE).astype(np.float32)
+    img = np.clip(np.rint(img), 0, MAX_VALUE).astype(np.float32)
+    for layer in layers.burned_in:
+        layer(img, geom)
+    return img

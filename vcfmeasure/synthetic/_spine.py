@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,15 @@ from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
 from ._anatomy import LEVEL_TABLE, BodyGeometry, build_spine
 from ._cement import check_detail
+from ._families import FamilyStyle, build_layers, export_film, sample_style
 from ._render import Appearance, ImageGeometry, render
 
 __all__ = ["SyntheticSpine", "make_spine", "make_pre_post", "DEFORMITY_TYPES", "expected_grade"]
 
-#: Deformity types a vertebra can be given (Genant morphological types, REFERENCE.md §2).
+#: Deformity types a vertebra can be given (Genant morphological types, docs/reference.md §2).
 DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
 
-#: Genant bands on the height reduction [D] (REFERENCE.md section 2).
+#: Genant bands on the height reduction [D] (docs/reference.md section 2).
 _GRADE_CUTS = (0.20, 0.25, 0.40)
 
 _SUPPORTED = tuple(LEVEL_TABLE)
@@ -33,7 +34,7 @@ _TOOL = "vcfmeasure.synthetic"
 def expected_grade(reduction: float) -> int:
     """Genant grade of a height reduction with vcfmeasure's half-open bands.
 
-    ``[0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, 1) -> 3`` (REFERENCE.md
+    ``[0, .20) -> 0, [.20, .25) -> 1, [.25, .40) -> 2, [.40, 1) -> 3`` (docs/reference.md
     section 2, the [D] bands).
 
     Examples
@@ -61,9 +62,11 @@ class SyntheticSpine:
         Level -> ``{"deformity", "severity", "grade", "cement", "restoration",
         "severity_before", "double_contour_mm"}``: what was drawn. ``severity`` is the
         fractional height reduction of the affected height(s) against the expected normal
-        height (RadElement reference, REFERENCE.md §2); ``grade`` its Genant band.
+        height (RadElement reference, docs/reference.md §2); ``grade`` its Genant band.
     params : dict
-        The settings that made the image (seed, facing, rotation, spacing, ...).
+        The settings that made the image (seed, facing, rotation, ``appearance``, ...).
+        ``params["spacing_mm"]`` is always the true patient-plane spacing of the pixels,
+        also where the radiograph reports none or an approximate one (``jpeg_export``).
     """
 
     radiograph: Radiograph
@@ -99,7 +102,7 @@ class SyntheticSpine:
 
         Stores (0018,1164) Imager Pixel Spacing, (0018,1114) Estimated Radiographic
         Magnification Factor, (0018,1110) Distance Source to Detector and (0018,1111)
-        Distance Source to Patient, so that a reader following REFERENCE.md §7 recovers
+        Distance Source to Patient, so that a reader following docs/reference.md §7 recovers
         the patient-plane spacing of :attr:`radiograph`. (0020,0020) Patient Orientation
         says where anterior is (``A\F`` facing right, ``P\F`` facing left).
 
@@ -113,6 +116,11 @@ class SyntheticSpine:
         """
         from ._dicom import synthetic_dataset
 
+        if self.params.get("export"):
+            raise VcfMeasureError(
+                f"appearance {self.params['appearance']!r} is a JPEG export without a DICOM "
+                "header; use write_png (and give the spacing yourself when loading it)"
+            )
         path = Path(path)
         synthetic_dataset(self).save_as(path, enforce_file_format=True)
         return path
@@ -165,7 +173,7 @@ def _deformed_shape(
     if kind == "wedge":
         return hp, (1.0 - severity) * max(ha, hp), cs, ci
     if kind == "crush":
-        # the posterior height leads, so that the type reads as crush (REFERENCE.md §2)
+        # the posterior height leads, so that the type reads as crush (docs/reference.md §2)
         f, g = 1.0 - severity, 1.0 - 0.85 * severity
         return f * hp, g * ha, g * cs, g * ci
     # biconcave: both endplates sink centrally until Hm = (1 - s) * Hp
@@ -226,6 +234,7 @@ def make_spine(
     posterior_elements: bool = True,
     osteophytes: float | Mapping[str, float] | None = None,
     acquisition: int = 0,
+    appearance: str | None = None,
 ) -> SyntheticSpine:
     """Draw a lateral thoraco-lumbar radiograph with exact six-point ground truth.
 
@@ -260,7 +269,7 @@ def make_spine(
         Level -> ``(type, severity)``, type ``"wedge"`` (anterior loss), ``"biconcave"``
         (central endplate depression) or ``"crush"`` (whole body), severity the
         fractional height loss (0-0.7) against the expected normal height: own Hp for
-        the anterior and middle heights, the drawn normal Hp for crush (REFERENCE.md §2).
+        the anterior and middle heights, the drawn normal Hp for crush (docs/reference.md §2).
     cement : dict, optional
         Level -> fraction of the lost height restored (0-1): the vertebra is shown after
         vertebroplasty/kyphoplasty, with a very bright irregular cement mass inside the
@@ -282,16 +291,23 @@ def make_spine(
     double_contour : float or dict, optional
         Endplates drawn as two contours separated by this many mm (a number for every
         level, or level -> mm, or level -> ``(superior_mm, inferior_mm)``). The ground
-        truth lies midway between the two contours (REFERENCE.md §1).
+        truth lies midway between the two contours (docs/reference.md §1).
     ribs, posterior_elements : bool
         Draw ribs (thoracic levels) and pedicles, facets and spinous processes.
     osteophytes : float or dict, optional
         Anterior osteophytes: spurs of this length (mm) at both anterior corners,
         pointing anteriorly into the disc (a number for every level, or level -> mm). The
-        ground-truth corners stay at the body corners (REFERENCE.md §1: osteophytes
+        ground-truth corners stay at the body corners (docs/reference.md §1: osteophytes
         excluded).
     acquisition : int
         Another exposure of the same spine (new noise), for repeated images.
+    appearance : str, optional
+        An appearance family (a key of :data:`APPEARANCE_FAMILIES`): how the film looks,
+        drawn from the seed on top of the settings above (``contrast`` and ``noise`` are
+        multiplied by the family's factors, its extra blur adds in quadrature). ``None``
+        and ``"classic"`` draw the same pixels. The truth stays exact under every family;
+        ``"jpeg_export"`` downscales the image (the landmarks move with it) and reports
+        the spacing as unknown or approximate. See ``docs/synthetic.md``.
 
     Returns
     -------
@@ -351,6 +367,28 @@ def make_spine(
             ) from None
         doubles[lv] = (float(sup), float(inf))
 
+    style = sample_style(appearance, seed) if appearance is not None else None
+    if style is not None and style.name == "classic":
+        style = None
+    return _draw(
+        level_list, seed, style, facing=facing, rotation_deg=rotation_deg,
+        imager_spacing_mm=imager_spacing_mm, magnification=magnification, scale=scale,
+        defs=defs, restore=restore, spurs=spurs, doubles=doubles, contrast=contrast,
+        noise=noise, blur_mm=blur_mm, ribs=ribs, posterior_elements=posterior_elements,
+        acquisition=acquisition, appearance=appearance, details=details,
+    )
+
+
+def _draw(
+    level_list: list[str], seed: int, style: FamilyStyle | None, *, facing: str,
+    rotation_deg: float, imager_spacing_mm: float, magnification: float,
+    scale: float | None, defs: dict[str, tuple[str, float]], restore: dict[str, float],
+    spurs: dict[str, float], doubles: dict[str, tuple[float, float]], contrast: float,
+    noise: float, blur_mm: float, ribs: bool, posterior_elements: bool, acquisition: int,
+    appearance: str | None, details: dict[str, dict[str, Any]],
+) -> SyntheticSpine:
+    """Build, frame and render one spine (``style``: a family's draw, None for classic)."""
+    variation = style.shape if style is not None else None
     seq = np.random.SeedSequence(seed)
     # six children for stable streams; textures, cement and noise seed from (seed, kind,
     # level) instead, so that a pre/post pair shares them level by level
@@ -363,7 +401,9 @@ def make_spine(
     hi = min(level_index(level_list[-1]) + 1, level_index(_SUPPORTED[-1]))
     chain = list(LEVELS[lo : hi + 1])
     # the normal shape first (same draws), then the deformed one
-    normal_bodies, _ = build_spine(chain, np.random.default_rng(s_geom), scale=scale)
+    normal_bodies, _ = build_spine(
+        chain, np.random.default_rng(s_geom), scale=scale, variation=variation
+    )
     shapes = {}
     truth: dict[str, dict[str, Any]] = {}
     for body in normal_bodies:
@@ -386,12 +426,17 @@ def make_spine(
             "double_contour_mm": doubles.get(lv, (0.0, 0.0)),
             "osteophyte_mm": 0.0,
         }
-    bodies, _ = build_spine(chain, np.random.default_rng(s_geom), scale=scale, heights=shapes)
+    bodies, _ = build_spine(
+        chain, np.random.default_rng(s_geom), scale=scale, heights=shapes, variation=variation
+    )
     for lv, v in spurs.items():
         truth[lv]["osteophyte_mm"] = v
 
     spacing = imager_spacing_mm / magnification
-    geom = _image_geometry(bodies, level_list, facing, rotation_deg, spacing, posterior_elements)
+    margins = style.margins_mm if style is not None else None
+    geom = _image_geometry(
+        bodies, level_list, facing, rotation_deg, spacing, posterior_elements, margins
+    )
     tex_seeds = [np.random.SeedSequence([seed, 17, level_index(b.level)]) for b in bodies]
     cement_rngs = {
         lv: np.random.default_rng([seed, 29, level_index(lv)]) for lv in restore
@@ -401,6 +446,13 @@ def make_spine(
         posterior_elements=posterior_elements,
     )
     cement_truth: dict[str, dict[str, Any]] = {}
+    layers = None
+    if style is not None:
+        app = _styled(app, style)
+        layers = build_layers(
+            style, geom, bodies, contrast=app.contrast, gain=app.gain,
+            diaphragm_y=_diaphragm_y(bodies),
+        )
     ribs_at = [(b, second) for b in bodies if b.level.startswith("T") for second in (False, True)]
     pixels = render(
         geom,
@@ -416,11 +468,19 @@ def make_spine(
         osteophytes=spurs,
         cement_detail=details,
         cement_truth=cement_truth,
+        layers=layers,
     )
     for lv, drawn in cement_truth.items():
         if lv in truth:
             truth[lv]["cement"] = drawn
     xy = np.stack([geom.to_pixels(b.landmarks_world()) for b in bodies if b.level in level_list])
+    export = style.export if style is not None else None
+    window = (float(np.median(pixels)) + 300.0 * app.gain, 2000.0 * app.gain)
+    if export is not None:
+        pixels, factor = export_film(pixels, spacing, export)
+        xy = (xy + 0.5) / factor - 0.5
+        spacing *= factor
+        window = (127.5, 255.0)
     prov = Provenance(
         "manual", tool=_TOOL, version=__version__, note=f"exact ground truth, seed {seed}"
     )
@@ -433,7 +493,7 @@ def make_spine(
         f"magnification-corrected: (0018,1164) Imager Pixel Spacing {ips}\\{ips} "
         f"/ (0018,1114) Estimated Radiographic Magnification Factor {magnification:.6g}"
     )
-    params = {
+    params: dict[str, Any] = {
         "seed": seed,
         "levels": tuple(level_list),
         "facing": facing,
@@ -446,7 +506,11 @@ def make_spine(
         "noise": float(noise),
         "blur_mm": float(blur_mm),
         "acquisition": int(acquisition),
+        "appearance": appearance,
     }
+    if export is not None:
+        params["export"] = {"factor": factor, "quality": export.quality,
+                            "reported_spacing": export.report}
     metadata = {
         "modality": "DX",
         "view_position": "LL",
@@ -456,18 +520,50 @@ def make_spine(
         "magnification": magnification,
         "synthetic": params,
     }
+    reported: tuple[float, float] | None = (spacing, spacing)
+    if export is not None:
+        metadata = {"synthetic": params, "format": "JPEG"}
+        if export.report == "unknown":
+            reported, source = None, "unknown: a downscaled JPEG export without calibration"
+        else:
+            approx = round(spacing * export.report_factor, 2)
+            reported = (approx, approx)
+            source = (f"user: approximate spacing {approx:g} mm stated for a downscaled JPEG "
+                      "export (not calibrated)")
     radiograph = Radiograph(
         pixels,
-        spacing=(spacing, spacing),
+        spacing=reported,
         spacing_source=source,
         metadata=metadata,
-        window=(float(np.median(pixels)) + 300.0, 2000.0),
+        window=window,
     )
     return SyntheticSpine(radiograph, landmarks, truth, params)
 
 
-def _image_geometry(bodies, level_list, facing, rotation_deg, spacing, posterior) -> ImageGeometry:
-    """Straighten the spine's mean axis to image-down, mirror, rotate, frame the levels."""
+_APPEARANCE_FIELDS = {f.name for f in fields(Appearance)}
+
+
+def _styled(app: Appearance, style: FamilyStyle) -> Appearance:
+    """``app`` with a family's overrides and factors applied."""
+    changes = {**style.appearance, **style.overlay_appearance}
+    unknown = set(changes) - _APPEARANCE_FIELDS
+    if unknown:  # a programming error in a family definition
+        raise VcfMeasureError(f"family {style.name!r} sets unknown settings {sorted(unknown)}")
+    return replace(
+        app, **changes,
+        contrast=app.contrast * style.contrast_factor,
+        noise=app.noise * style.noise_factor,
+        blur_mm=float(np.hypot(app.blur_mm, style.blur_extra_mm)),
+    )
+
+
+def _image_geometry(
+    bodies, level_list, facing, rotation_deg, spacing, posterior, margins_mm=None
+) -> ImageGeometry:
+    """Straighten the spine's mean axis to image-down, mirror, rotate, frame the levels.
+
+    ``margins_mm``: extra film (left, right, top, bottom) around the framed levels.
+    """
     cent = np.array([b.landmarks_world().mean(axis=0) for b in bodies])
     axis = cent[-1] - cent[0] if len(bodies) > 1 else bodies[0].n
     theta = np.arctan2(axis[0], axis[1])  # rotate the axis onto +y
@@ -487,6 +583,9 @@ def _image_geometry(bodies, level_list, facing, rotation_deg, spacing, posterior
         pts.append(b.to_world(np.array([[0.0, b.hp + 6.0], [b.depth, b.ha + 6.0]])))
     px = np.concatenate(pts) @ A.T
     lo, hi = px.min(axis=0), px.max(axis=0)
+    if margins_mm is not None:
+        left, right, top, bottom = (m / spacing for m in margins_mm)
+        lo, hi = lo - [left, top], hi + [right, bottom]
     shape = (int(np.ceil(hi[1] - lo[1])) + 1, int(np.ceil(hi[0] - lo[0])) + 1)
     return ImageGeometry(A=A, b=-lo, shape=shape, spacing_mm=spacing)
 
@@ -527,7 +626,7 @@ def make_pre_post(
     -------
     pre, post : SyntheticSpine
         ``post.truth[level]["restoration"]`` is the fraction drawn; heights follow
-        ``H_post = H_pre + fraction * (H_expected - H_pre)`` (REFERENCE.md §5).
+        ``H_post = H_pre + fraction * (H_expected - H_pre)`` (docs/reference.md §5).
 
     Examples
     --------

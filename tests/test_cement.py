@@ -212,3 +212,9 @@ def test_outline_outside_the_image_names_the_level():
     far = vm.Landmarks({"L1": s.landmarks["L1"] + [5000.0, 0.0]})
     with pytest.raises(vm.LandmarkError, match="L1: the outline lies outside the image"):
         measure_cement(s.radiograph, far)
+
+
+def test_disc_leak_reaching_a_cemented_neighbour_stays_with_its_own_level():
+    s = film({"L1": {"size": 0.6, "leaks": [("inferior_disc", 9.0)]}, "L2": {"size": 0.6}})
+    r = measure_cement(s.radiograph, s.landmarks)
+    assert [(k.level, k.kind) for k in r.leaks] == [("L1", "inferior_disc")]

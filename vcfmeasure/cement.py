@@ -119,8 +119,13 @@ def _procedures(landmarks: Any, procedures: Mapping[str, str] | None) -> dict[st
     return out
 
 
-def _split(values: np.ndarray, k: float) -> tuple[float, float, bool]:
-    """Otsu split of a body's grey values: (bone level, cement level, cement present)."""
+def _split(values: np.ndarray, k: float, background: float, contrast: float
+           ) -> tuple[float, float, bool]:
+    """Otsu split of a body's grey values: (bone level, cement level, cement present).
+
+    Present: the bright class is ``k`` robust SDs of the dark class above it, and at least
+    ``contrast`` times as far above bone as bone is above ``background``.
+    """
     from skimage.filters import threshold_otsu
 
     if values.size < 20 or np.ptp(values) == 0:
@@ -130,8 +135,18 @@ def _split(values: np.ndarray, k: float) -> tuple[float, float, bool]:
     lo, hi = values[values < t], values[values >= t]
     bone, cement = float(np.median(lo)), float(np.median(hi))
     spread = 1.4826 * float(np.median(np.abs(lo - bone))) + 1e-9
-    present = hi.size >= max(0.002 * values.size, 8) and cement - bone > k * spread
+    present = (hi.size >= max(0.002 * values.size, 8) and cement - bone > k * spread
+               and cement - bone > contrast * (bone - background))
     return bone, cement, bool(present)
+
+
+def _owner_window(owner: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """``owner[rows, cols]`` with slices that may run one pixel past the border (zeros)."""
+    out = np.zeros((rows.stop - rows.start, cols.stop - cols.start), owner.dtype)
+    r0, c0 = max(rows.start, 0), max(cols.start, 0)
+    r1, c1 = min(rows.stop, owner.shape[0]), min(cols.stop, owner.shape[1])
+    out[r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = owner[r0:r1, c0:c1]
+    return out
 
 
 def _ellipse(rx: float, ry: float) -> np.ndarray:
@@ -152,13 +167,16 @@ def measure_cement(
     uncertain_mm: float = 1.0,
     contact_mm: float = 2.0,
     implant_mm: float = 6.0,
-    separation: float = 8.0,
+    separation: float = 5.0,
+    contrast: float = 1.0,
 ) -> CementReport:
     """Cement, leaks and implants of each level on a post-procedure lateral film.
 
     Inside each body outline, grey values are split in two (Otsu); the level has cement
     when the bright class is ``separation`` robust SDs of bone texture brighter than the
-    bone class, and the threshold is midway between the two class medians (the half-way
+    bone class and at least ``contrast`` times as far above bone as bone is above the
+    soft tissue around the body (median of a ring 2-6 mm outside the outline), and the
+    threshold is midway between the two class medians (the half-way
     level of the cement edge, so the area is not biased by blur). Thin bright structures
     inside the outline that an opening of radius 1 mm removes and that are longer than
     ``implant_mm`` are implant wire (a loop, a cage), not cement. Bright components outside
@@ -182,8 +200,9 @@ def measure_cement(
         smaller excursions are outline imprecision (``spill_area``), not leaks; leaks
         below ``uncertain_mm`` are ``"uncertain"``; cement within ``contact_mm`` of an
         endplate touches it; shortest implant wire. All mm.
-    separation : float
-        Cement-bone contrast needed, in robust SDs of the bone class.
+    separation, contrast : float
+        Cement-bone contrast needed, in robust SDs of the bone class and in multiples of
+        the bone-soft tissue contrast.
 
     Returns
     -------
@@ -266,7 +285,12 @@ def measure_cement(
         gy = (np.arange(r0, r1) * row_mm)[:, None]
         dist, edge = polygon_distance(gx, gy, poly_u[i])
         inside = dist <= 0
-        bone, level_c, present = _split(crop[inside], separation)
+        ring = (dist > 2.0 * mm[i]) & (dist < 6.0 * mm[i])
+        near = [lv2 for lv2 in landmarks.levels if lv2 != lv and abs(index[lv2] - i) <= 2]
+        for lv2 in near:
+            ring &= polygon_distance(gx, gy, poly_u[index[lv2]])[0] > 0
+        background = float(np.median(crop[ring])) if ring.any() else -np.inf
+        bone, level_c, present = _split(crop[inside], separation, background, contrast)
         thr = 0.5 * (bone + level_c)
         bright = (crop >= thr) if present else np.zeros(crop.shape, bool)
         implant = np.zeros(crop.shape, bool)
@@ -284,7 +308,13 @@ def measure_cement(
             thresholds[lv] = float(thr) if present else float("nan")
         cemented[lv] = (r0, c0, crop, dist, edge, inside, bright, inner, implant, present, thr,
                         bone, level_c, gx, gy)
-    # pass 2: measurements and leaks (a leak goes to the nearest cemented outline)
+    # pass 2: measurements and leaks. A leak belongs to the level whose cement inside the
+    # outline it touches most; one touching none goes to the nearest cemented outline.
+    owner = np.zeros(pixels.shape, np.int16)
+    for lv, entry in cemented.items():
+        r0, c0, inner = entry[0], entry[1], entry[7]
+        view = owner[r0 : r0 + inner.shape[0], c0 : c0 + inner.shape[1]]
+        view[inner] = index[lv] + 1
     px_area = row_mm * col_mm
     for lv in todo:
         i = index[lv]
@@ -327,7 +357,15 @@ def measure_cement(
                 d = dist[sl][part]
                 if d.min() > reach_mm * mm[i]:
                     continue
-                if any(d2[sl][part].min() < d.min() for d2 in other_d):
+                grown = ndimage.binary_dilation(np.pad(part, 1), structure=np.ones((3, 3)))
+                rr = slice(sl[0].start + r0 - 1, sl[0].stop + r0 + 1)
+                cc = slice(sl[1].start + c0 - 1, sl[1].stop + c0 + 1)
+                touch = _owner_window(owner, rr, cc)[grown]
+                counts = np.bincount(touch, minlength=len(xy) + 1)[1:]
+                if counts.any():
+                    if int(np.argmax(counts)) != i:
+                        continue
+                elif any(d2[sl][part].min() < d.min() for d2 in other_d):
                     continue
                 size = float(d.max())
                 area = float(part.sum() * px_area)

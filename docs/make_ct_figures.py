@@ -49,7 +49,7 @@ films = [
      render_ct(vol, seed=2, levels=["T10", "T11", "T12", "L1"], geometry="cone", out_of_plane_deg=4.0,
                fractures={"T12": ("wedge", 0.35)},
                cement={"L1": {"fill": 0.5, "leaks": [{"where": "anterior", "size_mm": 5.0}]}})),
-    ("T7-T11, facing left, tilt 8 deg, 0.3 mm", render_ct(vol, seed=3, levels=["T7", "T8", "T9", "T10", "T11"],
+    ("T7-T11, facing left, tilt 8 deg, 0.3 mm", render_ct(vol, seed=3, levels="T7 T8 T9 T10 T11".split(),
                                                           facing="left", tilt_deg=8.0, spacing_mm=0.3)),
 ]
 fig, axes = plt.subplots(1, 3, figsize=(13, 6))

@@ -236,6 +236,9 @@ class Landmarks(Mapping[str, np.ndarray]):
         image: Mapping[str, Any] | None = None,
         validate: bool = True,
     ) -> None:
+        from ._checks import check_points
+
+        check_points(points)
         items = list(points.items() if isinstance(points, Mapping) else points)
         seen: dict[str, np.ndarray] = {}
         for name, value in items:

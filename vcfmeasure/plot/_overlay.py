@@ -139,6 +139,10 @@ def plot_landmarks(
     >>> ax.texts[-1].get_text()
     'L1 G2'
     """
+    from .._checks import check_landmarks, check_radiograph
+
+    check_radiograph(radiograph, "plot_landmarks", none=True)
+    check_landmarks(landmarks, "plot_landmarks")
     if not isinstance(landmarks, Landmarks):
         raise LandmarkError(
             f"plot_landmarks needs a vcfmeasure.Landmarks, got {type(landmarks).__name__}"

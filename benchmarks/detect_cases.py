@@ -60,3 +60,14 @@ def random_case(rng: np.random.Generator, *, n_levels=(3, 7), hard: bool = True)
     if spurs:
         kw["osteophytes"] = spurs
     return kw
+
+
+def body_outline(pts: np.ndarray, n: int = 8) -> np.ndarray:
+    """A polygon through the six points, the endplates bent through sm / im."""
+    sp, sm, sa, ia, im, ip = pts
+    out = []
+    for a, m, b in ((sp, sm, sa), (ia, im, ip)):
+        t = np.linspace(0, 1, 2 * n + 1)[:, None]
+        chord = a + t * (b - a)
+        out.append(chord + 16 * t**2 * (1 - t) ** 2 * (m - 0.5 * (a + b)))
+    return np.concatenate(out)

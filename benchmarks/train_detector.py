@@ -1,4 +1,4 @@
-"""Train the coarse body scorer of ``vcfmeasure.detect_landmarks`` from synthetic images.
+"""Train the profile classifiers (facing, thoracic) of ``vcfmeasure.detect_landmarks``.
 
 Usage (from the repository root; a few minutes on one core)::
 
@@ -6,12 +6,13 @@ Usage (from the repository root; a few minutes on one core)::
 
 Draws ``--images`` synthetic radiographs with :func:`benchmarks.detect_cases.random_case`
 (seeds from ``--seed``; the benchmark and tests use other seeds), computes the coarse
-features (``vcfmeasure/detect/_features.py``), labels each coarse pixel 1 inside a
-vertebral body core (the six-point outline eroded by :data:`CORE_MM`), 0 elsewhere, and
-ignores the partial bodies beyond the first and last labelled level. A one-hidden-layer
-``tanh`` network is fitted by Adam on a balanced sample of pixels. Everything is
-deterministic from the seed; the result is written to
-``vcfmeasure/detect/models/body_mlp.npz``.
+features (``vcfmeasure/detect/_features.py``) and the brightness profile through every
+body along its long axis, and fits two logistic classifiers on the profiles by gradient
+descent: "``+e`` is anterior" and "the body is thoracic". Everything is deterministic
+from the seed; the result is written to ``vcfmeasure/detect/models/facing_lr.npz``.
+(The body-core labels and pixel samples of the former coarse body scorer are still
+drawn, so that the random stream, and with it the shipped classifiers, reproduce bit
+for bit; the body network is now ``train_detector_cnn.py``.)
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from detect_cases import random_case  # noqa: E402
+from detect_cases import body_outline, random_case  # noqa: E402
 
 from vcfmeasure.detect._features import (  # noqa: E402
     WORK_MM,
-    BodyScorer,
     coarse_features,
     facing_profile,
     full_to_coarse,
@@ -42,20 +42,6 @@ from vcfmeasure.synthetic import make_spine  # noqa: E402
 
 #: The label is the body eroded by this much (mm), so that discs separate the bodies.
 CORE_MM = 1.5
-HIDDEN = 24
-
-
-def body_outline(pts: np.ndarray, n: int = 8) -> np.ndarray:
-    """A polygon through the six points, the endplates bent through sm / im."""
-    sp, sm, sa, ia, im, ip = pts
-    out = []
-    for a, m, b in ((sp, sm, sa), (ia, im, ip)):
-        t = np.linspace(0, 1, 2 * n + 1)[:, None]
-        chord = a + t * (b - a)
-        depth = m - 0.5 * (a + b)
-        bumpv = 16 * t**2 * (1 - t) ** 2
-        out.append(chord + bumpv * depth)
-    return np.concatenate(out)
 
 
 def labels(spine, shape) -> tuple[np.ndarray, np.ndarray]:
@@ -143,53 +129,11 @@ def make_dataset(n_images: int, seed: int, per_image: int = 12000):
             np.array(ty))
 
 
-def train(x, y, seed: int, epochs: int = 12, batch: int = 2048, lr: float = 3e-3):
-    rng = np.random.default_rng(seed + 1)
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-    xn = ((x - mean) / std).astype(np.float32)
-    f = x.shape[1]
-    params = {
-        "w1": (rng.standard_normal((f, HIDDEN)) / np.sqrt(f)).astype(np.float32),
-        "b1": np.zeros(HIDDEN, np.float32),
-        "w2": (rng.standard_normal((HIDDEN, 1)) / np.sqrt(HIDDEN)).astype(np.float32),
-        "b2": np.zeros(1, np.float32),
-    }
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v2 = {k: np.zeros_like(v) for k, v in params.items()}
-    step = 0
-    for ep in range(epochs):
-        order = rng.permutation(len(xn))
-        tot = 0.0
-        for s in range(0, len(order), batch):
-            i = order[s : s + batch]
-            xb, yb = xn[i], y[i]
-            h = np.tanh(xb @ params["w1"] + params["b1"])
-            z = (h @ params["w2"] + params["b2"]).ravel()
-            p = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
-            tot += float(-(yb * np.log(p + 1e-7) + (1 - yb) * np.log(1 - p + 1e-7)).sum())
-            dz = ((p - yb) / len(i))[:, None].astype(np.float32)
-            grads = {"w2": h.T @ dz, "b2": dz.sum(0)}
-            dh = (dz @ params["w2"].T) * (1 - h * h)
-            grads["w1"] = xb.T @ dh
-            grads["b1"] = dh.sum(0)
-            step += 1
-            rate = lr * (0.5 ** (ep / 4))
-            for k in params:
-                m[k] = 0.9 * m[k] + 0.1 * grads[k]
-                v2[k] = 0.999 * v2[k] + 0.001 * grads[k] ** 2
-                mh = m[k] / (1 - 0.9**step)
-                vh = v2[k] / (1 - 0.999**step)
-                params[k] -= (rate * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
-        print(f"  epoch {ep + 1}: loss {tot / len(xn):.4f}", flush=True)
-    return BodyScorer(mean, std, **params)
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1000)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--out", default=str(ROOT / "vcfmeasure/detect/models/body_mlp.npz"))
+    ap.add_argument("--out", default=str(ROOT / "vcfmeasure/detect/models/facing_lr.npz"))
     args = ap.parse_args(argv)
     print(f"drawing {args.images} training images (seed {args.seed})")
     x, y, fx, fy, tx, ty = make_dataset(args.images, args.seed)
@@ -197,13 +141,8 @@ def main(argv=None) -> None:
     print(f"facing classifier: {len(fy)} profiles, training accuracy per body {facc:.4f}")
     thw, thb, tacc = train_facing(tx, ty)
     print(f"thoracic classifier: {len(ty)} profiles, training accuracy per body {tacc:.4f}")
-    np.savez_compressed(Path(args.out).with_name("facing_lr.npz"), w=fw, b=np.float64(fb),
+    np.savez_compressed(Path(args.out), w=fw, b=np.float64(fb),
                         w_thoracic=thw, b_thoracic=np.float64(thb), seed=np.int64(args.seed))
-    print(f"{len(x)} samples, {x.shape[1]} features, {y.mean():.2f} positive")
-    scorer = train(x, y, args.seed, epochs=args.epochs)
-    acc = ((scorer.logits(x) > 0) == (y > 0.5)).mean()
-    print(f"training accuracy {acc:.4f}")
-    scorer.save(Path(args.out), seed=np.int64(args.seed), images=np.int64(args.images))
     print(f"wrote {args.out}")
 
 

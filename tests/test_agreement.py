@@ -10,7 +10,6 @@ import vcfmeasure as vm
 from vcfmeasure import agreement as ag
 from vcfmeasure import synthetic
 
-pytest.importorskip("pingouin")
 pytest.importorskip("statsmodels")
 pytest.importorskip("sklearn")
 
@@ -104,8 +103,25 @@ def test_icc_reproduces_shrout_fleiss_table():
     assert r.absolute == pytest.approx(0.29, abs=0.005)
     assert r.consistency == pytest.approx(0.71, abs=0.005)
     assert r.n == 6 and r.raters == 4
-    assert r.absolute_ci[0] < r.absolute < r.absolute_ci[1]
-    assert r.consistency_ci[0] < r.consistency < r.consistency_ci[1]
+    # McGraw & Wong 1996 confidence intervals; pingouin 0.7.0 prints [0.02, 0.76] and
+    # [0.34, 0.95] for this table
+    assert r.absolute_ci == pytest.approx((0.02, 0.76), abs=0.005)
+    assert r.consistency_ci == pytest.approx((0.34, 0.95), abs=0.005)
+
+
+@pytest.mark.filterwarnings("ignore::Warning")
+def test_icc_matches_pingouin_where_installed():
+    pg = pytest.importorskip("pingouin", reason="pingouin (GPL) is only a cross-check, not a dependency")
+    rng = np.random.default_rng(3)
+    t = rng.normal(25, 3, 30)
+    x = np.column_stack([t + rng.normal(0, 1, 30), t + 1 + rng.normal(0, 1, 30), t + rng.normal(0, 1.5, 30)])
+    long = pd.DataFrame([(i, j, x[i, j]) for i in range(30) for j in range(3)], columns=["t", "r", "y"])
+    ref = pg.intraclass_corr(long, targets="t", raters="r", ratings="y").set_index("Type")
+    r = ag.icc(x)
+    assert r.absolute == pytest.approx(ref.loc["ICC(A,1)", "ICC"], abs=1e-9)
+    assert r.consistency == pytest.approx(ref.loc["ICC(C,1)", "ICC"], abs=1e-9)
+    assert r.absolute_ci == pytest.approx(tuple(ref.loc["ICC(A,1)", "CI95"]), abs=0.005)
+    assert r.consistency_ci == pytest.approx(tuple(ref.loc["ICC(C,1)", "CI95"]), abs=0.005)
 
 
 def test_icc_absolute_falls_with_a_constant_offset_consistency_does_not():
@@ -276,3 +292,11 @@ def test_confusion_and_bland_altman_views(films):
     ba = r.bland_altman("hp")
     row = r.statistics.query("statistic == 'bias' and measure == 'hp'")
     assert ba.bias == pytest.approx(row["value"].iloc[0])
+
+
+def test_icc_of_readers_differing_by_a_constant_only():
+    x = np.array([[20.0, 21.0], [25.0, 26.0], [30.0, 31.0], [22.0, 23.0]])
+    r = ag.icc(x)
+    assert r.consistency == pytest.approx(1.0)
+    assert r.absolute < 1.0
+    assert all(math.isnan(c) for c in r.consistency_ci)  # no residual variance: no interval

@@ -205,3 +205,10 @@ def test_levels_subset_still_respects_the_other_outlines():
     assert r.levels == ("L2",) and r.leaks == () and list(r.thresholds) == ["L2"]
     r = measure_cement(s.radiograph, s.landmarks, levels=["L1"])
     assert [(k.level, k.kind) for k in r.leaks] == [("L1", "inferior_disc")]
+
+
+def test_outline_outside_the_image_names_the_level():
+    s = film({"L1": {"size": 0.6}})
+    far = vm.Landmarks({"L1": s.landmarks["L1"] + [5000.0, 0.0]})
+    with pytest.raises(vm.LandmarkError, match="L1: the outline lies outside the image"):
+        measure_cement(s.radiograph, far)

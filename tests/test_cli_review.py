@@ -9,7 +9,7 @@ import vcfmeasure as vm
 from vcfmeasure import synthetic
 from vcfmeasure.cli import main
 
-pytest.importorskip("pingouin")
+pytest.importorskip("statsmodels")
 pytest.importorskip("jinja2")
 
 

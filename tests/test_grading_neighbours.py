@@ -126,3 +126,14 @@ def test_outside_genant_range_warns_and_is_flagged(levels):
 def test_inside_genant_range_does_not_warn():
     g = vm.grade(vm.measure(spine(["T4", "T5"])))  # warnings are errors in the tests
     assert not any(r["outside_genant_range"] for r in g.to_records())
+
+
+def test_batch_grade_rows_flag_levels_outside_genant_range(tmp_path):
+    from tests.fixtures.batch_data import BOX, write_dicom
+    from vcfmeasure import batch
+
+    image = write_dicom(tmp_path / "a.dcm")
+    vm.write_landmarks(vm.Landmarks({"L4": BOX + 10, "L5": BOX + [10, 46]}), tmp_path / "a.json")
+    df = batch.grade_many([image], jobs=1)
+    assert df["outside_genant_range"].tolist() == [False, True]
+    assert "DomainWarning" in df["warnings"].iloc[0] and "L5 outside T4-L4" in df["warnings"].iloc[0]

@@ -10,6 +10,9 @@ from test_interactive import _close_figures, _no_rendering, click, drag  # noqa:
 import vcfmeasure as vm  # noqa: E402
 from vcfmeasure.synthetic import make_spine  # noqa: E402
 
+# the editor warns that Agg is static; these tests drive it with synthesized events
+pytestmark = pytest.mark.filterwarnings("ignore::vcfmeasure.interactive.InteractiveBackendWarning")
+
 LEVELS = ["T12", "L1", "L2"]
 
 

@@ -143,9 +143,14 @@ def test_plot_landmarks_grades_as_mapping_and_given_axes(spine):
 
 def test_plot_landmarks_scale_bar_only_with_spacing(spine):
     image, lm, _, _ = spine
-    (bar,) = by_gid(vm.plot_landmarks(image, lm).lines, "vcfmeasure:scale_bar")
+    ax = vm.plot_landmarks(image, lm)
+    (bar,) = by_gid(ax.lines, "vcfmeasure:scale_bar")
+    (text,) = by_gid(ax.texts, "vcfmeasure:scale_bar_label")
     x = bar.get_xdata()
-    assert (x[1] - x[0]) * image.spacing[1] == pytest.approx(10.0)
+    mm = float(text.get_text().removesuffix(" mm"))
+    assert (x[1] - x[0]) * image.spacing[1] == pytest.approx(mm)
+    lo, hi = sorted(ax.get_xlim())
+    assert lo < x[0] < x[1] < hi and (x[1] - x[0]) <= 0.25 * (hi - lo)
     no_spacing = vm.Radiograph(image.pixels)
     assert not by_gid(vm.plot_landmarks(no_spacing, lm).lines, "vcfmeasure:scale_bar")
 
@@ -292,5 +297,5 @@ def test_patient_report_table_and_grade_colours(spine):
 
 def test_patient_report_rejects_other_formats(spine, tmp_path):
     image, lm, _, _ = spine
-    with pytest.raises(vm.VcfMeasureError, match=r"report\.jpg.*\.png or \.pdf"):
+    with pytest.raises(vm.VcfMeasureError, match=r"report\.jpg.*\.png, \.pdf or \.svg"):
         vm.plot.patient_report(image, lm, path=tmp_path / "report.jpg")

@@ -12,7 +12,7 @@ from vcfmeasure import synthetic  # noqa: E402
 from vcfmeasure.agreement import compare_readers  # noqa: E402
 from vcfmeasure.plot import plot_bland_altman, plot_grade_confusion, plot_point_errors  # noqa: E402
 
-pytest.importorskip("pingouin")
+pytest.importorskip("statsmodels")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from vcfmeasure.synthetic import (
     TRAIN_FAMILIES,
     _families,
     _spine,
+    make_pre_post,
     make_spine,
 )
 
@@ -273,3 +274,14 @@ def test_sample_style_is_seeded_and_named():
     a, b = _families.sample_style("busy_thorax", 9), _families.sample_style("busy_thorax", 9)
     assert a == b and a != _families.sample_style("busy_thorax", 10)
     assert _families.sample_style("classic", 9).overlays == {}
+
+
+def test_pre_post_pair_shares_the_family_draw():
+    pre, post = make_pre_post(LEVELS3, deformities={"L1": ("wedge", 0.4)}, restoration=0.5,
+                              seed=6, appearance="annotated")
+    # the untreated levels keep the shapes drawn with the family's spreads
+    h_pre, h_post = heights(pre.landmarks.array), heights(post.landmarks.array)
+    assert np.allclose(h_pre[[0, 2]], h_post[[0, 2]])
+    plain = make_spine(LEVELS3, deformities={"L1": ("wedge", 0.4)}, seed=6)
+    assert not np.allclose(heights(plain.landmarks.array)[0], h_pre[0])
+    assert post.truth["L1"]["cement"] and post.truth["L1"]["severity"] == pytest.approx(0.2)

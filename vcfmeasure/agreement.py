@@ -13,13 +13,14 @@ tables of the same images, matched by image and level:
 - for Genant grades: Cohen's kappa unweighted and linearly weighted (with 95 % CIs), Fleiss'
   kappa for more than two readers, and the confusion matrix.
 
-The arithmetic that has a well-kept implementation is not written again here: ICC comes from
-pingouin (the one maintained Python package giving both McGraw-Wong forms with their F-based
-confidence intervals), Cohen's and Fleiss' kappa from statsmodels (asymptotic standard errors
-and CIs, the same output as SAS PROC FREQ), the confusion matrix from scikit-learn (fixed
-label order, so grades nobody gave still get a row). Bland-Altman limits and the RMS
-precision error are a mean and an SD, computed with NumPy. All three packages come with the
-``agreement`` extra: ``pip install 'vcfmeasure[agreement]'``.
+Where a well-kept, permissively licensed implementation exists it is used: Cohen's and
+Fleiss' kappa from statsmodels (asymptotic standard errors and CIs, the same output as SAS
+PROC FREQ), the confusion matrix from scikit-learn (fixed label order, so grades nobody gave
+still get a row). Both come with the ``agreement`` extra: ``pip install
+'vcfmeasure[agreement]'``. The ICC is computed here from the two-way ANOVA mean squares with
+NumPy and SciPy's F distribution: pingouin, the Python package that has it, is GPL-licensed,
+and vcfmeasure (BSD) keeps GPL code out of its extras; the tests compare the two where
+pingouin is installed. Bland-Altman limits and the RMS precision error are a mean and an SD.
 
 >>> import numpy as np
 >>> ba = bland_altman([10.0, 12.0, 11.0], [10.5, 12.5, 11.0])
@@ -169,7 +170,8 @@ def bland_altman(a: Any, b: Any) -> BlandAltman:
     n = a.size
     if n < 2:
         raise AgreementError(f"Bland-Altman limits need at least 2 complete pairs, got {n}")
-    stats = require("scipy.stats", extra=_EXTRA, feature="Bland-Altman confidence intervals")
+    from scipy import stats
+
     d = a - b
     bias = float(d.mean())
     sd = float(d.std(ddof=1))
@@ -300,15 +302,21 @@ def icc(values: Any) -> ICC:
     Returns
     -------
     ICC
-        Computed by :func:`pingouin.intraclass_corr`; pingouin gives the confidence limits
-        to two decimals.
+        From the two-way ANOVA mean squares of subjects (``MSR``), raters (``MSC``) and
+        error (``MSE``): ``ICC(C,1) = (MSR - MSE) / (MSR + (k-1) MSE)`` and ``ICC(A,1) =
+        (MSR - MSE) / (MSR + (k-1) MSE + k (MSC - MSE) / n)``, with the F-based 95 %
+        confidence intervals of McGraw & Wong (1996, Table 7; Satterthwaite degrees of
+        freedom for ICC(A,1)). NaN when the ratings have no variance.
 
     Raises
     ------
     AgreementError
         Fewer than two readers or fewer than three complete subjects.
-    MissingDependencyError
-        Without the ``agreement`` extra.
+
+    Notes
+    -----
+    pingouin's ``intraclass_corr`` computes the same (the tests compare both where
+    pingouin is installed); it is not a dependency because it is GPL-licensed.
 
     References
     ----------
@@ -329,34 +337,32 @@ def icc(values: Any) -> ICC:
     n, k = x.shape
     if n < 3:
         raise AgreementError(f"ICC needs at least 3 subjects rated by every reader, got {n}")
-    pg = require("pingouin", extra=_EXTRA, feature="intraclass correlation")
-    pd = require("pandas", extra=_EXTRA, feature="intraclass correlation")
-    long = pd.DataFrame({
-        "target": np.repeat(np.arange(n), k),
-        "rater": np.tile(np.arange(k), n),
-        "rating": x.ravel(),
-    })
+    nan2 = (math.nan, math.nan)
     if np.ptp(x) == 0:
-        return ICC(math.nan, (math.nan, math.nan), math.nan, (math.nan, math.nan), int(n), int(k))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        # no residual variance (readers differing by a constant): pingouin divides by zero
-        # and returns inf/nan bounds; and pandas deprecations raised inside pingouin
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.filterwarnings("ignore", module="pingouin")
-        table = pg.intraclass_corr(long, targets="target", raters="rater", ratings="rating")
-    rows = {str(t): r for t, r in zip(table["Type"], table.itertuples(index=False), strict=True)}
-
-    def pick(*names: str) -> tuple[float, tuple[float, float]]:
-        for name in names:
-            if name in rows:
-                r = rows[name]
-                ci = np.asarray(r.CI95, dtype=float)
-                return float(r.ICC), (float(ci[0]), float(ci[1]))
-        raise AgreementError(f"pingouin gave none of {names}; found {sorted(rows)}")
-
-    absolute, absolute_ci = pick("ICC(A,1)", "ICC2")
-    consistency, consistency_ci = pick("ICC(C,1)", "ICC3")
-    return ICC(absolute, absolute_ci, consistency, consistency_ci, int(n), int(k))
+        return ICC(math.nan, nan2, math.nan, nan2, int(n), int(k))
+    from scipy.stats import f as fdist
+    grand = x.mean()
+    ss_rows = k * np.sum((x.mean(axis=1) - grand) ** 2)
+    ss_cols = n * np.sum((x.mean(axis=0) - grand) ** 2)
+    ss_err = np.sum((x - grand) ** 2) - ss_rows - ss_cols
+    df_r, df_c, df_e = n - 1, k - 1, (n - 1) * (k - 1)
+    msr, msc = np.float64(ss_rows / df_r), np.float64(ss_cols / df_c)
+    mse = np.float64(max(ss_err / df_e, 0.0))  # 0 when readers differ by constants only: CIs nan
+    q = 0.975
+    with np.errstate(divide="ignore", invalid="ignore"):
+        consistency = (msr - mse) / (msr + (k - 1) * mse)
+        f_obs = msr / mse
+        fl = f_obs / fdist.ppf(q, df_r, df_e)
+        fu = f_obs * fdist.ppf(q, df_e, df_r)
+        c_ci = (float((fl - 1) / (fl + k - 1)), float((fu - 1) / (fu + k - 1)))
+        absolute = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
+        a = k * absolute / (n * (1 - absolute))
+        b = 1 + k * absolute * (n - 1) / (n * (1 - absolute))
+        v = (a * msc + b * mse) ** 2 / ((a * msc) ** 2 / df_c + (b * mse) ** 2 / df_e)
+        f_lo, f_hi = fdist.ppf(q, df_r, v), fdist.ppf(q, v, df_r)
+        lo = n * (msr - f_lo * mse) / (f_lo * (k * msc + (k * n - k - n) * mse) + n * msr)
+        hi = n * (f_hi * msr - mse) / (k * msc + (k * n - k - n) * mse + n * f_hi * msr)
+    return ICC(float(absolute), (float(lo), float(hi)), float(consistency), c_ci, int(n), int(k))
 
 
 @dataclass(frozen=True)
@@ -1062,9 +1068,9 @@ def _statistics(result: ReaderAgreement) -> list[dict[str, Any]]:
             if np.isfinite(x).all(axis=1).sum() >= 3:
                 r = icc(x)
                 out += [_stat("icc_absolute", measure, everyone, "1", r.n, r.absolute, r.absolute_ci, src,
-                              "ICC(A,1) two-way absolute agreement (pingouin)"),
+                              "ICC(A,1) two-way absolute agreement, McGraw-Wong CI"),
                         _stat("icc_consistency", measure, everyone, "1", r.n, r.consistency,
-                              r.consistency_ci, src, "ICC(C,1) two-way consistency (pingouin)")]
+                              r.consistency_ci, src, "ICC(C,1) two-way consistency, McGraw-Wong CI")]
     grades = result.wide("grade")
     for a, b in result.pairs():
         x, y = grades[a].to_numpy(float), grades[b].to_numpy(float)

@@ -2,20 +2,23 @@
 
 Pipeline (details in ``docs/detection.md``):
 
-1. Coarse stage (``_features``, ``_bodies``): the image is resampled to 0.5 mm per
-   pixel, a bank of multi-scale filters is scored by a tiny network (trained on the
-   synthetic generator by ``benchmarks/train_detector.py``) for "inside a body core", and
-   the thresholded map is split into connected cores. Cores touching the image border are
-   cut bodies and are not reported.
-2. The cores are chained cranial -> caudal; gaps of a whole body (an unreadable vertebra)
-   are filled by interpolation and flagged for review; the side of the posterior
-   elements gives the film's facing.
-3. Fine stage (``_fit``): each body's four sides are located to sub-pixel precision and
-   the six points (docs/reference.md section 1) are read from the fitted sides.
-4. Levels are named from ``levels=`` (all of them, or one anchor), or guessed from body
-   sizes (``level_guessed=True``). Each vertebra gets a confidence; below
-   :data:`REVIEW_THRESHOLD` it is flagged ``needs_review`` and :func:`vcfmeasure.grade`
-   leaves it ungraded.
+1. View check: a DICOM View Position (0018,5101) other than lateral, or a blank image,
+   is refused with an :class:`~vcfmeasure.ImageError`.
+2. Learned stage (``_cnn``): the film is resampled to 1 mm per pixel and a small U-Net
+   (``models/body_cnn.onnx``, trained by ``benchmarks/train_detector_cnn.py``, run with
+   onnxruntime) returns a body-core map and one heatmap per landmark. Cores are the
+   bodies; each body's six points are its nearest heatmap peaks, to a fraction of a
+   model pixel. Without a pixel spacing the scale is searched and then estimated from
+   the body sizes (with a warning).
+3. Off-chain detections are dropped, bodies cut by the border are not reported, a
+   whole body missing between two trusted ones is interpolated and flagged, the film's
+   facing is read from the points (anterior corners against posterior ones).
+4. Levels are named from ``levels=`` (any order, or one anchor), or guessed from body
+   sizes and thoracic look (``level_guessed=True``). Each vertebra gets a confidence
+   (the heatmap peaks and the core probability); below :data:`REVIEW_THRESHOLD` it is
+   flagged ``needs_review`` and :func:`vcfmeasure.grade` leaves it ungraded.
+5. ``refine=True`` snaps the points on the full-resolution image with
+   :func:`vcfmeasure.refine_landmarks`, keeping a point where the two disagree.
 """
 
 from __future__ import annotations
@@ -26,33 +29,37 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from .. import __version__
 from .._errors import ImageError, LandmarkError, SpacingWarning, VcfMeasureError
 from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
-from ._bodies import find_candidates
-from ._features import WORK_MM, coarse_to_full, facing_profile, full_to_coarse, load_facing
-from ._fit import fit_body
+from . import _cnn
+from ._features import WORK_MM, _resample, facing_profile, load_facing
 
-__all__ = ["detect_landmarks", "REVIEW_THRESHOLD", "DEFAULT_SPACING_MM"]
+__all__ = ["detect_landmarks", "REVIEW_THRESHOLD"]
 
 TOOL = "vcfmeasure.detect"
 VERSION = __version__
 #: Vertebrae whose confidence is below this are flagged ``needs_review``.
 REVIEW_THRESHOLD = 0.5
-#: Spacing assumed when the radiograph has none (mm per pixel; a typical CR/DR detector
-#: at the patient plane). Detection needs a physical scale; a warning says so.
-DEFAULT_SPACING_MM = 0.15
+#: Spacings tried (mm per pixel) when the radiograph has none; the best is then refined
+#: from the body sizes.
+SEARCH_SPACINGS_MM = (0.06, 0.09, 0.135, 0.2, 0.3, 0.45, 0.7)
 #: A body with a point closer than this to the image border (mm) is cut: not reported.
 BORDER_MM = 1.0
-#: Summed log-odds of the facing classifier below which every vertebra is flagged.
-FACING_MIN_LOG_ODDS = 3.0
 #: A refined point farther than this from the detector's (mm) keeps the detector's.
 AGREE_MM = 1.5
-#: Cores smaller than this fraction of the largest core are not bodies.
-MIN_AREA_FRACTION = 0.15
+#: Bodies whose core is smaller than this fraction of the median core are not bodies.
+MIN_AREA_FRACTION = 0.2
+#: Mean evidence per body (heatmap difference between anterior and posterior corners,
+#: summed over the two endplates) below which the film's facing is uncertain and every
+#: vertebra is flagged.
+FACING_MIN_EVIDENCE = 0.1
+#: A detection needs every landmark heatmap peak at least this high (else: not a body).
+MIN_PEAK = 0.15
 #: Centre-to-centre step between adjacent bodies per body depth (T4: (19 + 3.8) / 27,
 #: L3: (27.5 + 6.3) / 40, L5: (27 + 6.5) / 42; heights and discs of the synthetic
 #: generator's LEVEL_TABLE).
@@ -61,6 +68,10 @@ PITCH_PER_DEPTH = 0.83
 MAX_GAP = 2
 #: Confidence given to a body inferred from a gap between its neighbours.
 GAP_CONFIDENCE = 0.05
+#: DICOM View Position (0018,5101) values that are lateral views.
+LATERAL_VIEWS = ("LL", "RL", "LAT", "LATERAL", "LEFT LATERAL", "RIGHT LATERAL")
+#: Defined View Position terms that are not lateral (PS3.3 C.8.11.5.1.1 and common use).
+NOT_LATERAL_VIEWS = ("AP", "PA", "RLD", "LLD", "RLO", "LLO", "OBL", "OBLIQUE", "AXIAL")
 
 # Typical posterior height and depth (mm) per level, T1-L5 (T4-L5 as in the synthetic
 # generator's LEVEL_TABLE, T1-T3 extrapolated), for guessing level names from sizes.
@@ -81,65 +92,6 @@ class _Body:
     note: str | None = None
     inferred: bool = False
     thoracic: float = 0.5  # probability that the body is thoracic (ribs, lung anterior)
-
-
-def _spacing_of(radiograph: Radiograph) -> float:
-    if radiograph.spacing is None:
-        warnings.warn(
-            f"{radiograph.path or 'radiograph'}: no pixel spacing; detection assumes "
-            f"{DEFAULT_SPACING_MM} mm per pixel. Give the spacing (load_image(..., "
-            "spacing=...)) for reliable detection",
-            SpacingWarning,
-            stacklevel=3,
-        )
-        return DEFAULT_SPACING_MM
-    row, col = radiograph.spacing
-    return float(np.sqrt(row * col))
-
-
-def _frames(cands, facing_sign):
-    """Per candidate: unit (e, n) with e posterior->anterior, n cranial->caudal."""
-    out = []
-    for c in cands:
-        e = c.axis_ap.copy()
-        if e[0] * facing_sign < 0:
-            e = -e
-        n = np.array([-e[1], e[0]])
-        if n[1] < 0:
-            n = -n
-        out.append((e, n))
-    return out
-
-
-def _facing(image, cands, spacing_mm):
-    """+1 when anterior is to the right (+x), -1 when to the left.
-
-    A logistic classifier (``models/facing_lr.npz``) reads the brightness profile
-    through each body along its long axis (posterior elements and paraspinal muscle on
-    one side, soft tissue or lung on the other); the log-odds are summed over bodies.
-    """
-    w, b = load_facing()
-    score = 0.0
-    for c in cands:
-        e = c.axis_ap if c.axis_ap[0] >= 0 else -c.axis_ap
-        prof = facing_profile(image, full_to_coarse(c.centre, spacing_mm), e)
-        score += float(prof @ w + b)  # > 0: +e (pointing right) is anterior
-    return (1.0 if score >= 0 else -1.0), score
-
-
-def _confidence(fit, prob, step_ref):
-    """Vertebra confidence and per-point confidence from the side fits."""
-    res_q = np.exp(-((np.minimum(fit.resid_mm, 10.0) / 0.6) ** 2))
-    inl_q = np.clip(fit.inliers, 0.0, 1.0)
-    step_q = np.clip(fit.step / max(0.5 * step_ref, 1e-6), 0.0, 1.0)
-    side_q = (res_q * inl_q * step_q) ** (1 / 3)
-    prob_q = float(np.clip((prob - 0.5) / 0.3, 0.0, 1.0))
-    conf = float((np.prod(side_q) ** 0.25) * (0.5 + 0.5 * prob_q))
-    s, a, i, p = side_q  # superior, anterior, inferior, posterior
-    point = (
-        np.sqrt(s * p), s, np.sqrt(s * a), np.sqrt(i * a), i, np.sqrt(i * p),
-    )
-    return conf, tuple(float(v) for v in point)
 
 
 def _plausible(points) -> str | None:
@@ -201,12 +153,14 @@ def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     return out
 
 
-def _naming_cost(bodies: list[_Body], names: list[str], spacing_mm: float) -> float:
+def _naming_cost(bodies: list[_Body], names: list[str], spacing_mm: float,
+                 scale_sd: float = 0.1) -> float:
     """How well ``names`` fit ``bodies`` (same length), from sizes and thoracic look.
 
     The squared log deviation of the body sizes from typical sizes (:data:`_SIZE_MM`, an
-    overall scale removed; SD ~ 5 %) plus the negative log-likelihood of the thoracic
-    classifier (ribs, lung). Names outside T1-L5 cost nothing for size.
+    overall scale removed; SD ~ 5 %; the scale itself has a log-SD of ``scale_sd``) plus
+    the negative log-likelihood of the thoracic classifier (ribs, lung). Names outside
+    T1-L5 cost nothing for size.
     """
     real = [k for k, b in enumerate(bodies) if not b.inferred and names[k] in _SIZE_MM]
     if not real:
@@ -219,19 +173,19 @@ def _naming_cost(bodies: list[_Body], names: list[str], spacing_mm: float) -> fl
     diff = np.log(sizes) - ref
     scale = np.median(diff, axis=0).mean()
     cost = float((((diff - scale) ** 2) * wts).sum()) / (2 * 0.05**2)
-    cost += 0.5 * (scale / 0.1) ** 2
+    cost += 0.5 * (scale / scale_sd) ** 2
     thor = np.array([names[k].startswith("T") for k in real])
     return cost + float(-np.log(np.where(thor, p_thor, 1 - p_thor)).sum())
 
 
-def _guess_levels(bodies: list[_Body], spacing_mm: float) -> list[str]:
+def _guess_levels(bodies: list[_Body], spacing_mm: float, scale_sd: float = 0.1) -> list[str]:
     """Name a run of bodies: the T1-L5 run with the lowest :func:`_naming_cost`."""
     names = list(_SIZE_MM)
     n = len(bodies)
     if n > len(names):
         raise ImageError(f"{n} bodies found, more than T1-L5: give levels= to name them")
     runs = [names[s : s + n] for s in range(len(names) - n + 1)]
-    costs = [_naming_cost(bodies, run, spacing_mm) for run in runs]
+    costs = [_naming_cost(bodies, run, spacing_mm, scale_sd) for run in runs]
     return runs[int(np.argmin(costs))]
 
 
@@ -252,11 +206,15 @@ def _name_levels(bodies, levels, anchor, spacing_mm):
                 "check the anchor or give anchor='cranial'/'caudal'"
             )
         return list(LEVELS[start : start + n]), False, bodies
+    # any order (a caudal -> cranial list, as read off a film from the bottom, is common)
+    if len(set(names)) != len(names):
+        raise VcfMeasureError(f"levels {names}: a level is named twice")
+    names = sorted(names, key=level_index)
     idx = [level_index(lv) for lv in names]
     if idx != list(range(idx[0], idx[0] + len(idx))):
         raise VcfMeasureError(
-            f"levels {names} are not a contiguous cranial -> caudal run; give the levels "
-            "in view, e.g. ['T12', 'L1', 'L2'], or one anchor level"
+            f"levels {names} are not a contiguous run (a level is missing between them); "
+            "give the levels in view, e.g. ['T12', 'L1', 'L2'], or one anchor level"
         )
     if len(names) == n:
         return names, False, bodies
@@ -278,6 +236,157 @@ def _name_levels(bodies, levels, anchor, spacing_mm):
     return list(LEVELS[start : start + n]), True, bodies
 
 
+def _check_view(radiograph: Radiograph, where: str) -> None:
+    """Refuse a DICOM that says it is not a lateral view, and a blank image."""
+    view = str(radiograph.metadata.get("view_position") or "").strip().upper()
+    if view in NOT_LATERAL_VIEWS:
+        raise ImageError(
+            f"{where}: DICOM View Position (0018,5101) is {view!r}, not a lateral view; "
+            "detect_landmarks reads lateral spine radiographs only (use the lateral film, "
+            "or place the landmarks by hand)"
+        )
+    px = np.asarray(radiograph.pixels)
+    if px.ndim != 2 or min(px.shape) < 16:
+        raise ImageError(f"{where}: a {px.shape} image is not a lateral spine radiograph")
+    step = max(1, int(max(px.shape) // 512))
+    sub = np.asarray(px[::step, ::step], np.float64)
+    lo, hi = np.percentile(sub, [1.0, 99.0])
+    if not np.isfinite(hi - lo) or hi - lo <= 1e-6 * max(abs(hi), 1.0):
+        raise ImageError(
+            f"{where}: the image is blank (grey levels {lo:g}-{hi:g}): no spine in view; "
+            "check the file and its window / photometric interpretation"
+        )
+
+
+def _run(pixels: np.ndarray, spacing_mm: float) -> tuple[list[_cnn.Candidate], float]:
+    """Network candidates (full-image pixels, corner pairs in the film's facing).
+
+    Also returns the summed evidence for the facing (> 0: anterior towards +x).
+    """
+    x, step = _cnn.prepare(pixels, spacing_mm)
+    cands = _cnn.decode(_cnn.run_model(x))
+    evidence = float(sum(c.anterior_right for c in cands if c.peaks.min() >= MIN_PEAK))
+    facing = 1.0 if evidence >= 0 else -1.0
+    for c in cands:
+        c.points = _cnn.to_full(c.points, step)
+        _orient(c, facing)
+    return cands, evidence
+
+
+def _score(cands: list[_cnn.Candidate]) -> float:
+    """How much a set of candidates looks like a spine (for the scale search).
+
+    The summed confidence of the plausible candidates confident enough not to be flagged
+    (at a wrong scale the network finds many weak blobs, or a few faint bodies).
+    """
+    conf = [_confidence(c)[0] for c in cands if _plausible(c.points) is None]
+    return float(sum(c for c in conf if c >= REVIEW_THRESHOLD))
+
+
+def _search_scale(pixels: np.ndarray, where: str) -> float:
+    """A spacing (mm per pixel) for a film without one, from the body sizes.
+
+    The network is run at each of :data:`SEARCH_SPACINGS_MM`; at the spacing whose
+    detections look most like bodies, their depths (``sa``-``sp``, ``ia``-``ip``) and
+    posterior heights are compared with the typical sizes of the levels they fit best
+    (:func:`_guess_levels`), and the ratio's median sets the spacing.
+    """
+    best, best_score, best_sp = [], -1.0, SEARCH_SPACINGS_MM[0]
+    for sp in SEARCH_SPACINGS_MM:
+        if max(pixels.shape) * sp < 60.0 or min(pixels.shape) * sp > 1200.0:
+            continue  # a field under 6 cm or a side over 1.2 m: no spine at this scale
+        cands, _ = _run(pixels, sp)
+        score = _score(cands)
+        if score > best_score:
+            best, best_score, best_sp = cands, score, sp
+    bodies = [
+        _Body(c.points, 1.0, (1.0,) * 6) for c in best
+        if _plausible(c.points) is None and _confidence(c)[0] >= REVIEW_THRESHOLD
+    ]
+    if not bodies:
+        raise ImageError(
+            f"{where}: no pixel spacing and no vertebral body found at any scale: is this a "
+            "lateral spine radiograph with bone bright? Give the spacing if it is"
+        )
+    bodies.sort(key=lambda b: float(b.points[:, 1].mean()))
+    bodies = bodies[: len(_SIZE_MM)]
+    bright = ndimage.gaussian_filter(_resample(pixels, best_sp, WORK_MM)[0], 2.0 / WORK_MM)
+    for b in bodies:
+        b.thoracic = _thoracic(bright, b, best_sp)
+    # the grid step is a factor 1.5: a weak prior on the overall scale
+    names = _guess_levels(bodies, best_sp, scale_sd=0.3)
+    ratio = [
+        np.array(_SIZE_MM[n]) / np.array(_heights_mm(b.points, 1.0))
+        for n, b in zip(names, bodies, strict=False)
+    ]
+    spacing = float(np.median(np.array(ratio)[:, 1]))  # depth: robust to fractures
+    warnings.warn(
+        f"{where}: no pixel spacing; detection estimated {spacing:.3f} mm per pixel from "
+        f"the sizes of {len(ratio)} bodies against typical sizes (within about 25 %). The "
+        "landmarks are in pixels and measure() reports pixels: give the spacing "
+        "(load_image(..., spacing=...) or --spacing) for results in mm",
+        SpacingWarning,
+        stacklevel=3,
+    )
+    return spacing
+
+
+def _on_chain(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
+    """Drop detections off the chain of body centres (ribs, posterior elements, pelvis).
+
+    First bodies much smaller than the median (area below :data:`MIN_AREA_FRACTION`),
+    then, with three or more left, those off a robust line / quadratic through the
+    centres (x as a function of y) by more than 0.6 body depths.
+    """
+    if len(bodies) < 3:
+        return bodies
+    c = np.array([b.points.mean(axis=0) for b in bodies])
+    depth = np.array([_heights_mm(b.points, spacing_mm)[1] for b in bodies])
+    keep = np.ones(len(bodies), bool)
+    for _ in range(3):
+        deg = 2 if keep.sum() >= 5 else 1
+        coef = np.polyfit(c[keep, 1], c[keep, 0], deg)
+        off_mm = np.abs(c[:, 0] - np.polyval(coef, c[:, 1])) * spacing_mm
+        new_keep = off_mm < 0.6 * np.median(depth[keep]) + 3.0
+        if new_keep.sum() < 2 or (new_keep == keep).all():
+            break
+        keep = new_keep
+    return [b for b, k in zip(bodies, keep, strict=True) if k]
+
+
+def _orient(c: _cnn.Candidate, facing: float) -> None:
+    """Put each corner pair of ``c`` in the film's facing (anterior towards ``facing`` x)."""
+    for post, ant in ((0, 2), (5, 3)):
+        if (c.points[ant, 0] - c.points[post, 0]) * facing < 0:
+            c.points[[post, ant]] = c.points[[ant, post]]
+            c.peaks[[post, ant]] = c.peaks[[ant, post]]
+
+
+def _thoracic(bright: np.ndarray, body: _Body, spacing_mm: float) -> float:
+    """Probability that ``body`` is thoracic, from the profile through it (ribs, lung)."""
+    w, b = load_facing("thoracic")
+    pts = body.points
+    e = 0.5 * ((pts[2] - pts[0]) + (pts[3] - pts[5]))
+    e = e / max(float(np.hypot(*e)), 1e-9)
+    centre = (pts.mean(axis=0) + 0.5) * spacing_mm / WORK_MM - 0.5
+    prof = facing_profile(bright, centre, e)
+    return 1.0 / (1.0 + np.exp(-float(prof @ w + b)))
+
+
+def _confidence(c: _cnn.Candidate) -> tuple[float, tuple[float, ...]]:
+    """Vertebra confidence and per-point confidence from the heatmap peaks and the core.
+
+    A point's confidence is its heatmap peak (1 on a training target's centre); the
+    vertebra's is the geometric mean of the six peaks and the weakest one (one doubtful
+    point makes a doubtful vertebra), times the core's mean probability rescaled from
+    0.5-0.9 to 0.5-1.
+    """
+    pk = np.clip(c.peaks, 1e-6, 1.0)
+    core_q = float(np.clip((c.core_prob - 0.5) / 0.4, 0.0, 1.0))
+    conf = float(np.sqrt(np.exp(np.log(pk).mean()) * pk.min()) * (0.5 + 0.5 * core_q))
+    return conf, tuple(float(v) for v in pk)
+
+
 def detect_landmarks(
     radiograph: Radiograph | np.ndarray,
     *,
@@ -296,11 +405,11 @@ def detect_landmarks(
     Parameters
     ----------
     radiograph : Radiograph or ndarray (R, C)
-        Bone bright. Its spacing sets the physical scale the detector works at (an array
-        or a radiograph without spacing is taken as 0.15 mm per pixel, with a
-        :class:`~vcfmeasure.SpacingWarning`).
+        Bone bright. Its spacing sets the physical scale the detector works at. Without
+        one (an array, a JPEG/PNG export) the scale is found from the body sizes, with a
+        :class:`~vcfmeasure.SpacingWarning`; the points are in pixels either way.
     levels : sequence of str or str, optional
-        The levels in view, cranial -> caudal (as many as there are whole bodies), or a
+        The levels in view, in any order (as many as there are whole bodies), or a
         single anchor level naming the ``anchor`` end of the detected run. Without it the
         levels are guessed from body sizes and the provenance says ``level_guessed``.
     anchor : {"caudal", "cranial"}
@@ -310,9 +419,9 @@ def detect_landmarks(
         Vertebrae with a confidence below this are flagged ``needs_review`` (not graded
         by :func:`vcfmeasure.grade`).
     refine : bool
-        Finish with :func:`vcfmeasure.refine_landmarks` (edge snapping with the midway
-        rule for double contours); a point it cannot improve keeps the detector's
-        position.
+        Finish with :func:`vcfmeasure.refine_landmarks` on the full-resolution image
+        (edge snapping with the midway rule for double contours); a point it cannot
+        improve, or moves by more than :data:`AGREE_MM`, keeps the network's position.
     centres : mapping level -> (x, y), optional
         One click (pixels) inside the central half of each body: one-click placement.
 
@@ -321,16 +430,21 @@ def detect_landmarks(
     Landmarks
         ``(x, y)`` pixels, cranial -> caudal; provenance per level: method
         ``"detected"``, tool ``"vcfmeasure.detect"``, ``confidence`` (0-1),
-        ``point_confidence`` (6), ``level_guessed``, ``needs_review``. Partial bodies cut
-        by the image border are not reported. A body missing between two found ones
-        (unreadable) is reported with interpolated points and flagged.
+        ``point_confidence`` (6), ``level_guessed``, ``needs_review``, ``note`` (why a
+        vertebra is flagged). Partial bodies cut by the image border are not reported. A
+        body missing between two found ones (unreadable) is reported with interpolated
+        points and flagged. ``image`` records the shape, spacing, ``facing`` and, without
+        a spacing, ``estimated_spacing_mm``.
 
     Raises
     ------
     ImageError
-        When no vertebral body is found.
+        When the DICOM View Position is not lateral (AP, PA, oblique, decubitus), the
+        image is blank, or no vertebral body is found (not a lateral spine radiograph).
     VcfMeasureError
         For levels that are not contiguous or an anchor that does not fit.
+    MissingDependencyError
+        When onnxruntime (the ``detect`` extra) is not installed.
 
     Examples
     --------
@@ -350,75 +464,66 @@ def detect_landmarks(
         raise VcfMeasureError(f"anchor must be 'caudal' or 'cranial', got {anchor!r}")
     if not isinstance(radiograph, Radiograph):
         radiograph = Radiograph(np.asarray(radiograph, dtype=np.float32))
-    spacing_mm = _spacing_of(radiograph)
-    pixels = np.asarray(radiograph.pixels, np.float32)
     where = radiograph.path or "radiograph"
-    cands, labels, prob, bright = find_candidates(pixels, spacing_mm)
-    whole = [c for c in cands if not c.partial]
-    whole = _on_spine(whole, spacing_mm)
-    if not whole:
-        raise ImageError(
-            f"{where}: no whole vertebral body found; is this a lateral spine radiograph "
-            "with bone bright, and is the pixel spacing right?"
-        )
-    facing, facing_score = _facing(bright, whole, spacing_mm)
-    frames = _frames(whole, facing)
-    fits = []
-    for c, (e, n) in zip(whole, frames, strict=True):
-        core = labels == c.label
-        yy, xx = np.nonzero(core)
-        full = coarse_to_full(np.stack([xx, yy], 1), spacing_mm)
-        rel = (full - c.centre) * spacing_mm
-        uu, ww = rel @ e, rel @ n
-        ext = (uu.min() - 0.5 * WORK_MM, uu.max() + 0.5 * WORK_MM,
-               ww.min() - 0.5 * WORK_MM, ww.max() + 0.5 * WORK_MM)
-        fits.append(fit_body(pixels, spacing_mm, c.centre, e, n, core, ext))
-    step_ref = float(np.median([np.median(f.step) for f in fits]))
-    e_of = {c.label: e for c, (e, _) in zip(whole, frames, strict=True)}
-    w_thor, b_thor = load_facing("thoracic")
-    bodies = []
-    for c, f in zip(whole, fits, strict=True):
-        conf, pconf = _confidence(f, c.prob, step_ref)
-        problem = _plausible(f.points)
-        note, pts = None, f.points
-        if problem:
-            pts = f.box
-            conf, note = min(conf, 0.1), "sides not found; outline is the coarse box"
-            pconf = (min(conf, 0.1),) * 6
-        if _cut_by_border(pts, pixels.shape, spacing_mm):
-            continue  # a body cut by the image border is not reported
-        prof = facing_profile(bright, full_to_coarse(c.centre, spacing_mm), e_of[c.label])
-        p_thor = 1.0 / (1.0 + np.exp(-float(prof @ w_thor + b_thor)))
-        bodies.append(_Body(pts, conf, pconf, note, thoracic=p_thor))
-    bodies = _fill_gaps(bodies, spacing_mm)
+    _check_view(radiograph, where)
+    pixels = np.asarray(radiograph.pixels, np.float32)
+    estimated = None
+    if radiograph.spacing is None:
+        spacing_mm = estimated = _search_scale(pixels, where)
+    else:
+        row, col = radiograph.spacing
+        spacing_mm = float(np.sqrt(row * col))
+    cands, evidence = _run(pixels, spacing_mm)
+    facing = 1.0 if evidence >= 0 else -1.0
+    bodies: list[_Body] = []
+    for c in cands:
+        if c.peaks.min() < MIN_PEAK or _cut_by_border(c.points, pixels.shape, spacing_mm):
+            continue  # not a body, or a body cut by the image border: not reported
+        conf, pconf = _confidence(c)
+        bodies.append(_Body(c.points, conf, pconf))
+    if bodies:
+        area = np.array([_area_mm2(b.points, spacing_mm) for b in bodies])
+        bodies = [b for b, a in zip(bodies, area, strict=True)
+                  if a >= MIN_AREA_FRACTION * np.median(area)]
     bodies = [b for b in bodies if _plausible(b.points) is None]
+    bodies.sort(key=lambda b: float(b.points[:, 1].mean()))
+    bodies = _on_chain(bodies, spacing_mm)
     if not bodies:
-        raise ImageError(f"{where}: no plausible vertebral body outline found")
+        raise ImageError(
+            f"{where}: no vertebral body found: not a lateral spine radiograph (AP/PA, "
+            "oblique, skull or chest without the spine in view?), or bone is not bright; "
+            "check the view, the photometric interpretation and the pixel spacing"
+        )
+    if abs(evidence) < FACING_MIN_EVIDENCE * len(bodies):
+        for b in bodies:
+            b.confidence = min(b.confidence, 0.25)
+            b.note = "film facing uncertain: anterior and posterior may be swapped"
+    bright = ndimage.gaussian_filter(_resample(pixels, spacing_mm, WORK_MM)[0], 2.0 / WORK_MM)
+    for b in bodies:
+        b.thoracic = _thoracic(bright, b, spacing_mm)
+    bodies = _fill_gaps(bodies, spacing_mm)
     names, guessed, bodies = _name_levels(bodies, levels, anchor, spacing_mm)
     prov = {}
-    unsure = abs(facing_score) < FACING_MIN_LOG_ODDS
     for name, b in zip(names, bodies, strict=True):
-        if unsure:
-            b.confidence = min(b.confidence, 0.25)
-            b.note = (b.note + "; " if b.note else "") + (
-                "film facing uncertain: anterior and posterior may be swapped"
-            )
         prov[name] = Provenance(
             "detected", tool=TOOL, version=VERSION, confidence=round(b.confidence, 4),
             point_confidence=tuple(round(p, 4) for p in b.point_confidence),
             level_guessed=guessed, needs_review=b.confidence < review_threshold,
-            note=b.note,
+            note=b.note if b.note else (
+                f"confidence {b.confidence:.2f} below {review_threshold}"
+                if b.confidence < review_threshold else None),
         )
     pts = {name: b.points for name, b in zip(names, bodies, strict=True)}
     if refine:
         pts, prov = _refined(radiograph, pts, prov, spacing_mm, review_threshold)
-    image = {
+    image: dict = {
         "shape": tuple(radiograph.shape),
         "spacing": radiograph.spacing,
         "spacing_source": radiograph.spacing_source,
         "facing": "right" if facing > 0 else "left",
-        "facing_log_odds": round(abs(facing_score), 2),
     }
+    if estimated is not None:
+        image["estimated_spacing_mm"] = round(estimated, 4)
     if radiograph.path:
         image["path"] = radiograph.path
     try:
@@ -427,6 +532,11 @@ def detect_landmarks(
         # inconsistent between levels (e.g. one body's sides swapped): keep them, flagged
         prov = {k: _flag(v, "inconsistent with its neighbours") for k, v in prov.items()}
         return Landmarks(pts, provenance=prov, image=image, validate=False)
+
+
+def _area_mm2(points: np.ndarray, spacing_mm: float) -> float:
+    x, y = points[:, 0], points[:, 1]
+    return float(0.5 * abs(x @ np.roll(y, -1) - y @ np.roll(x, -1))) * spacing_mm**2
 
 
 def _refined(radiograph, pts, prov, spacing_mm, review_threshold):
@@ -483,29 +593,3 @@ def _flag(p: Provenance, why: str) -> Provenance:
     return replace(p, needs_review=True, note=(p.note + "; " if p.note else "") + why)
 
 
-def _on_spine(cands, spacing_mm):
-    """Drop candidates far off the chain of body centres (ribs, posterior elements).
-
-    First cores much smaller than the largest one (less than :data:`MIN_AREA_FRACTION`;
-    a grade-3 crushed T4 core keeps about a fifth of an L-level core), then, with three or
-    more left, cores off a robust line/quadratic through the centres.
-    """
-    if not cands:
-        return cands
-    area = np.array([k.area_mm2 for k in cands])
-    cands = [k for k, a in zip(cands, area, strict=True) if a >= MIN_AREA_FRACTION * area.max()]
-    if len(cands) < 3:
-        return cands
-    c = np.array([k.centre for k in cands])
-    area = np.array([k.area_mm2 for k in cands])
-    keep = np.ones(len(cands), bool)
-    for _ in range(3):
-        deg = 2 if keep.sum() >= 5 else 1
-        coef = np.polyfit(c[keep, 1], c[keep, 0], deg)
-        off_mm = np.abs(c[:, 0] - np.polyval(coef, c[:, 1])) * spacing_mm
-        width = np.sqrt(np.median(area[keep]))  # mm, about a core's height
-        new_keep = off_mm < 0.6 * width + 3.0
-        if new_keep.sum() < 2 or (new_keep == keep).all():
-            break
-        keep = new_keep
-    return [k for k, f in zip(cands, keep, strict=True) if f]

@@ -1,12 +1,12 @@
-"""Coarse per-pixel features and the tiny network that scores "inside a vertebral body".
+"""Coarse image and brightness profiles for the thoracic/lumbar (and facing) classifiers.
 
-The coarse stage works on a copy of the image resampled to :data:`WORK_MM` mm per pixel
-(block means, so the cost is one pass over the full image). Every feature is a
-multi-scale filter response in mm units, normalised by a robust scale of the image's
-high-pass content, so one set of weights serves pixel spacings 0.1-0.3 mm, normal and
-osteoporotic contrast. The network (one hidden layer, ``tanh``) is trained by
-``scripts/train_detector.py`` on synthetic radiographs; its weights ship in
-``models/body_mlp.npz``.
+:func:`facing_profile` samples a body's brightness profile along its long axis on the
+image resampled to :data:`WORK_MM` mm per pixel and smoothed by 2 mm; two logistic
+classifiers over that profile (``models/facing_lr.npz``, trained by
+``benchmarks/train_detector.py``) say whether ``+e`` is anterior and whether the body is
+thoracic (ribs, lung in front). ``detect_landmarks`` uses the thoracic one to guess level
+names. :class:`RawFeatures` / :func:`coarse_features` make the coarse image the
+classifiers were trained on.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ __all__ = [
     "FACING_T_MM",
     "TEXTURE_MM",
     "WORK_MM",
-    "BodyScorer",
     "RawFeatures",
     "block_reduce",
     "coarse_features",
     "facing_profile",
     "load_facing",
-    "load_scorer",
 ]
 
 #: Resolution of the coarse stage, mm per pixel.
@@ -35,7 +33,6 @@ WORK_MM = 0.5
 #: Resolution at which the trabecular texture is measured, mm per pixel.
 TEXTURE_MM = 0.25
 
-_MODEL = Path(__file__).with_name("models") / "body_mlp.npz"
 _FACING = Path(__file__).with_name("models") / "facing_lr.npz"
 
 #: Positions (mm from the body centre along its long axis) of the facing profile.
@@ -130,7 +127,7 @@ def coarse_features(img: np.ndarray, spacing_mm: float, *, with_image: bool = Fa
     -------
     ndarray, shape (R', C', F), float32
         ``R' ~ R * spacing_mm / WORK_MM``. Pixel ``(i, j)`` of the coarse grid covers
-        full-image pixel ``(i, j) * WORK_MM / spacing_mm`` (see :func:`coarse_to_full`).
+        full-image pixel ``(i, j) * WORK_MM / spacing_mm`` (see :func:`full_to_coarse`).
     """
     raw = RawFeatures(img, spacing_mm)
     stack = raw.normalised()
@@ -155,51 +152,10 @@ def _fit(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def coarse_to_full(xy: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Coarse-grid ``(x, y)`` to full-image pixel ``(x, y)`` (pixel centres at integers)."""
-    k = WORK_MM / spacing_mm
-    return (np.asarray(xy, float) + 0.5) * k - 0.5
-
-
 def full_to_coarse(xy: np.ndarray, spacing_mm: float) -> np.ndarray:
     """Full-image pixel ``(x, y)`` to coarse-grid ``(x, y)``."""
     k = WORK_MM / spacing_mm
     return (np.asarray(xy, float) + 0.5) / k - 0.5
-
-
-class BodyScorer:
-    """One-hidden-layer network: features -> probability of "inside a body core"."""
-
-    def __init__(self, mean, std, w1, b1, w2, b2):
-        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
-        self.w1, self.b1 = np.asarray(w1, np.float32), np.asarray(b1, np.float32)
-        self.w2, self.b2 = np.asarray(w2, np.float32), np.asarray(b2, np.float32)
-
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        """Logit per row of ``feats`` ``(N, F)`` -> ``(N,)``."""
-        x = (feats - self.mean) / self.std
-        h = np.tanh(x @ self.w1 + self.b1)
-        return (h @ self.w2 + self.b2).ravel()
-
-    def __call__(self, feats: np.ndarray) -> np.ndarray:
-        """Probability map with the spatial shape of ``feats`` ``(..., F)``."""
-        flat = feats.reshape(-1, feats.shape[-1])
-        p = 1.0 / (1.0 + np.exp(-np.clip(self.logits(flat), -30, 30)))
-        return p.reshape(feats.shape[:-1])
-
-    def save(self, path: Path, **meta) -> None:
-        """Write the weights (and ``meta``) to an ``.npz``."""
-        np.savez_compressed(
-            path, mean=self.mean, std=self.std, w1=self.w1, b1=self.b1, w2=self.w2,
-            b2=self.b2, **meta,
-        )
-
-
-@lru_cache(maxsize=1)
-def load_scorer(path: str | None = None) -> BodyScorer:
-    """Load the shipped body scorer (``models/body_mlp.npz``)."""
-    with np.load(path or _MODEL) as z:
-        return BodyScorer(z["mean"], z["std"], z["w1"], z["b1"], z["w2"], z["b2"])
 
 
 def facing_profile(image: np.ndarray, centre: np.ndarray, e: np.ndarray) -> np.ndarray:

@@ -168,7 +168,9 @@ def _find_body(img, frame, h_px, gap, sigma, max_bright=np.inf):
     w_sup, w_inf = sup[0], inf[0]
     h = w_inf - w_sup
     w_mid = 0.5 * (w_sup + w_inf)
-    depth = _DEPTH_PER_HEIGHT * h
+    # a fracture lowers the height, not the depth: the walls are searched for at the
+    # depth of at least 0.8 of the typical height whatever the height found
+    depth = _DEPTH_PER_HEIGHT * max(h, 0.8 * h_px)
     # 2. walls across the lower middle of the body (the pedicles join the upper half)
     w_wall = w_mid + 0.2 * h
     post = edge(0.0, w_wall, -1, False, 0.15 * depth, 1.0 * depth, 0.12 * h)
@@ -177,7 +179,7 @@ def _find_body(img, frame, h_px, gap, sigma, max_bright=np.inf):
         return None
     u_post, u_ant = post[0], ant[0]
     d = u_ant - u_post
-    if not (0.6 * h < d < 3.0 * h):
+    if not (0.6 * h < d < 4.0 * h):
         return None
     u_mid = 0.5 * (u_post + u_ant)
     # 3. endplates near each wall and in the middle; walls near each endplate
@@ -231,6 +233,38 @@ def _locate(img, frame, h, gap, sigma, max_bright=np.inf):
         return None
     again = _find_body(img, _reframe(got[0], frame.sign), h, gap, sigma, max_bright)
     return got if again is None else again
+
+
+def _blur_px(img, clicks, axes, h_px, sigma):
+    """Edge blur (Gaussian SD, px) of the film: the endplate falls through the clicks.
+
+    On strips from each click along the spine axis, the full width at half maximum of the
+    strongest fall of brightness (2.355 SD for a blurred step), median over the clicks,
+    less the smoothing applied here.
+    """
+    widths = []
+    for c, n, h in zip(clicks, axes, h_px, strict=True):
+        frame = _Frame(c, n, +1.0)
+        for direction in (-1.0, 1.0):
+            s, prof = _strip(img, c, direction * frame.n, frame.e, 1.1 * h, 0.15 * h, 0.5,
+                             sigma)
+            g = -np.gradient(prof, s[1] - s[0])
+            ok = (s > 0.12 * h) & (s < h)
+            if not ok.any() or not (g[ok] > 0).any():
+                continue
+            k = int(np.flatnonzero(ok)[np.argmax(g[ok])])
+            half = g >= 0.5 * g[k]
+            lo, hi = k, k
+            while lo > 0 and half[lo - 1]:
+                lo -= 1
+            while hi < s.size - 1 and half[hi + 1]:
+                hi += 1
+            if 0 < lo and hi < s.size - 1:
+                widths.append((hi - lo + 1) * (s[1] - s[0]))
+    if not widths:
+        return 0.0
+    sd = float(np.median(widths)) / 2.355
+    return math.sqrt(max(sd * sd - sigma * sigma, 0.0))
 
 
 def _facing_vote(img, pts, h_px, sigma):
@@ -365,6 +399,8 @@ def landmarks_from_centres(
     local = xy - corner
     axes = _axes(local, levels)
     with np.errstate(all="ignore"):
+        # soft (2-3 mm) edges need a wider step than crisp ones
+        gap = max(gap, 1.2 * _blur_px(img, local, axes, h_px, sigma))
         # bodies are found in frames facing right; a left-facing film relabels them
         frames = [_Frame(c, n, +1.0) for c, n in zip(local, axes, strict=True)]
         first = [_locate(img, f, float(h), gap, sigma) for f, h in zip(frames, h_px, strict=True)]

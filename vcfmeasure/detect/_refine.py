@@ -3,10 +3,15 @@
 Method (per vertebra; by default two wide passes, then one narrow pass around the result;
 ``docs/refinement.md`` has the details and the benchmark):
 
-1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. Each of the four
-   sides of the body (superior endplate, anterior wall, inferior endplate, posterior wall)
-   is sampled by intensity profiles perpendicular to the side's chord, across a window of
-   ``+-search`` around the current outline.
+0. Vertebrae that cannot be refined (an implausible or collapsed outline, off the image,
+   larger than it) keep their points exactly, flagged; every window is capped.
+1. The region of interest is smoothed (Gaussian, 0.1 mm) against noise. The film's edge
+   blur is measured across the walls (the half-maximum width of the steepest fall); the
+   scale of the edge tests below and the profile smoothing grow with it, so soft
+   (2-3 mm) edges are found like crisp ones. Each of the four sides of the body (superior
+   endplate, anterior wall, inferior endplate, posterior wall) is sampled by intensity
+   profiles perpendicular to the side's chord, across a window of ``+-search`` around the
+   current outline.
 2. Edge candidates on a profile are local maxima of the outward fall of brightness whose
    outer side falls to the darkest level just beyond (a disc, soft tissue) and whose inner
    side stays bright (not the far cortex of the next body). Candidates far brighter than
@@ -24,7 +29,8 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
    the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
 5. A point whose fit rests on too few or too faint edges, or that would move further than
    the search radius, keeps its input position; its confidence is 0 and the vertebra is
-   flagged ``needs_review``.
+   flagged ``needs_review``. So does a point that would move to where the image shows
+   less than a quarter of its body's typical edge strength (soft tissue, not an edge).
 """
 
 from __future__ import annotations
@@ -715,6 +721,8 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
     blur = _edge_blur_px(img, xy0, search_px, sigma)
     gap = max(0.5 / px_mm, 2.0, 1.2 * blur)
     soft = gap > max(0.5 / px_mm, 2.0)
+    # smoothing a soft edge further moves it no more than a crisp one, and quiets noise
+    sigma = max(sigma, 0.5 * blur)
     xy = xy0.copy()
 
     def one_pass(xy, k, which):
@@ -769,9 +777,49 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
             if _plausible_body(merged[j]):
                 xy[v] = merged[j]
                 conf[v] = np.where(fix[j], conf2[j], conf[v])
+    # never trade an edge for soft tissue: a point moved to where the image shows much
+    # less edge than where it was keeps its input position
+    xy, conf = _keep_edges(img, xy0, xy, conf, max(blur, 1.0 / px_mm))
     notes = [None if (conf[i] > 0).all() else "points kept where confidence is 0"
              for i in range(len(xy))]
     return xy + corner, conf, notes
+
+
+#: A refined point must show at least this fraction of its body's typical edge strength
+#: (the median over its six refined points), or it keeps its input position.
+KEEP_EDGE_FRACTION = 0.25
+
+
+def _keep_edges(img, xy0, xy, conf, scale):
+    """Revert refined points that moved off the edges (a wrong edge, soft tissue).
+
+    The edge strength at a point is the gradient magnitude of the image smoothed at
+    ``scale`` px (wide enough that a point midway on a double contour still sits on an
+    edge). A moved point whose strength is below :data:`KEEP_EDGE_FRACTION` of the median
+    over its body's six refined points (the edges the others found) keeps its input
+    position with confidence 0.
+    """
+    from scipy import ndimage
+
+    gy = ndimage.gaussian_filter(img, scale, order=(1, 0), mode="nearest")
+    gx = ndimage.gaussian_filter(img, scale, order=(0, 1), mode="nearest")
+    mag = np.hypot(gx, gy)
+
+    def at(p):
+        flat = p.reshape(-1, 2)
+        v = ndimage.map_coordinates(mag, [flat[:, 1], flat[:, 0]], order=1, mode="nearest")
+        return v.reshape(p.shape[:-1])
+
+    after = at(xy)
+    body = np.median(after, axis=1, keepdims=True)
+    moved = (xy != xy0).any(axis=2)
+    weak = moved & (after < KEEP_EDGE_FRACTION * body)
+    xy = np.where(weak[..., None], xy0, xy)
+    conf = np.where(weak, 0.0, conf)
+    for v in np.flatnonzero(weak.any(axis=1)):
+        if not _plausible_body(xy[v]):
+            xy[v], conf[v] = xy0[v], 0.0
+    return xy, conf
 
 
 def _edge_blur_px(img, xy, half, sigma):
@@ -789,6 +837,8 @@ def _edge_blur_px(img, xy, half, sigma):
     dirs = np.concatenate([np.repeat(sd.out[None], t.size, axis=0) for sd in sides])
     step = max(0.5, 2 * half / (MAX_PROFILE_SAMPLES - 1))
     s = np.arange(-half, half + 0.5 * step, step)
+    if s.size < 5:
+        return 0.0
     pts = origins[:, None, :] + s[None, :, None] * dirs[:, None, :]
     prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
     prof = ndimage.gaussian_filter1d(prof, sigma / step, axis=1, mode="nearest")

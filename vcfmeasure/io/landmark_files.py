@@ -404,7 +404,8 @@ def write_landmarks(
         landmark file's stem.
     spacing : float or (row_mm, col_mm), optional
         3D Slicer only: mm per pixel of the pixel -> LPS mapping; default: the spacing in
-        ``landmarks.image``, else 1. It is recorded in the file for reading back.
+        ``landmarks.image``, else 1 with a :class:`~vcfmeasure.SpacingWarning` (the file's
+        mm are then pixels). It is recorded in the file for reading back.
 
     Raises
     ------
@@ -416,7 +417,7 @@ def write_landmarks(
     >>> import numpy as np, tempfile, pathlib
     >>> box = np.array([[0, 0], [5, 0], [10, 0], [10, 9], [5, 9], [0, 10.5]])
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "spine.mrk.json"
-    >>> write_landmarks(Landmarks({"L1": box}), out, spacing=(1.0, 1.0))
+    >>> write_landmarks(Landmarks({"L1": box}), out, spacing=0.2)  # Slicer positions in mm
     >>> read_landmarks(out)["L1"][5].tolist()
     [0.0, 10.5]
     """

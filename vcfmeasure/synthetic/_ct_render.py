@@ -235,6 +235,8 @@ def render_ct(
     L = _line_integrals(geom, edited, prep, volume, u, v)
 
     grey, sd = _appearance(L, g, scatter, compression, noise)
+    if blur_mm > 0:  # on the grid: the film is interpolated from it, never sharper
+        grey = ndimage.gaussian_filter(grey, blur_mm / g, truncate=3.0)
     # film pixel (col, row) -> grid index (iv, iu): affine
     A = np.zeros((2, 2))
     # (u, v) = Minv @ (pix - off); iu = (u - ulo)/g; iv = (v - vlo)/g; output index order (row, col)
@@ -245,14 +247,14 @@ def render_ct(
     offset = np.array([o[1] - vlo / g, o[0] - ulo / g])
     film = ndimage.affine_transform(grey, A, offset=offset, output_shape=(rows, cols), order=1,
                                     mode="nearest")
-    if blur_mm > 0:
-        film = ndimage.gaussian_filter(film, blur_mm / spacing_mm, truncate=3.0)
     rng = np.random.default_rng([int(seed) % 2**63, 41, int(acquisition)])
     if noise > 0:
-        sdf = ndimage.affine_transform(sd, A, offset=offset, output_shape=(rows, cols), order=1,
+        sdf = ndimage.affine_transform(sd, A, offset=offset, output_shape=(rows, cols), order=0,
                                        mode="nearest")
-        film += sdf * rng.standard_normal(film.shape, dtype=np.float32)
-    pixels = np.clip(np.rint(film), 0, MAX_VALUE).astype(np.float32)
+        sdf *= rng.standard_normal(film.shape, dtype=np.float32)
+        film += sdf
+    np.rint(film, out=film)
+    pixels = np.clip(film, 0, MAX_VALUE, out=film)
 
     # truth: whole bodies in view
     in_view = []

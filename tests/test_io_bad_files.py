@@ -177,3 +177,133 @@ def test_read_metadata_of_random_bytes(tmp_path):
     path.write_bytes(np.random.default_rng(3).bytes(1000))
     with pytest.raises(ImageError, match="not a DICOM file"):
         read_metadata(path)
+
+
+# ------------------------------------------------------------------ hostile files (issue 17)
+# Built with the fuzz corpus's generators (tests/fuzz/make_corpus.py); each refusal must be
+# fast, name the file and the field, and come before anything large is allocated.
+
+
+def _corpus(tmp_path, make):
+    import sys
+    import warnings
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
+    import make_corpus
+
+    corpus = make_corpus.Corpus(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(make_corpus, make)(corpus)
+    return {c["id"].split("/", 1)[1]: c["path"] for c in corpus.cases}
+
+
+@pytest.mark.parametrize(("name", "match"), [
+    ("j2k-siz-20000", r"JPEG 2000 SIZ \(image size\) of frame 0 says 20000 x 20000 but "
+                      r"\(0028,0010\) Rows x \(0028,0011\) Columns is 64 x 48"),
+    ("j2k-siz-swapped", r"says 48 x 64 but .* is 64 x 48"),
+    ("jpeg-sof-60000", r"JPEG SOF \(image size\) of frame 0 says 60000 x 60000"),
+    ("rle-segments-15", r"RLE header of frame 0 holds 15 segment\(s\) but \(0028,0002\) "
+                        r"Samples per Pixel 1 x \(0028,0100\) Bits Allocated 16 need 2"),
+    ("rle-offset-past-end", r"RLE segment offsets of frame 0 .* are not increasing from 64"),
+])
+def test_codestream_header_disagreeing_with_the_dicom_header(tmp_path, name, match):
+    path = _corpus(tmp_path, "codestream")[name]
+    tracemalloc.start()
+    try:
+        with pytest.raises(DicomError, match=match) as info:
+            load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path in str(info.value) and peak < 20 * 2**20
+
+
+def test_deflate_bomb_is_refused_with_a_capped_inflate(tmp_path):
+    path = _corpus(tmp_path, "deflate")["bomb-256M-read_metadata"]
+    tracemalloc.start()
+    try:
+        with pytest.raises(DicomError, match="the deflated dataset inflates to more than "
+                                             "16777216 bytes"):
+            read_metadata(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20
+
+
+@pytest.mark.parametrize(("name", "match"), [
+    ("million-items-read_metadata", "more than 10000 sequence items; refused before parsing"),
+    ("nested-400-read_metadata", r"sequences nested deeper than 32 \(at element \(0009,1020\)\)"),
+])
+def test_sequence_bombs(tmp_path, name, match):
+    with pytest.raises(DicomError, match=match):
+        read_metadata(_corpus(tmp_path, "sequence")[name])
+
+
+@pytest.mark.parametrize(("name", "match"), [
+    ("ts-not-a-uid", r"\(0002,0010\) Transfer Syntax UID '1.2.3.4.5.6.7.8.9' is not a "
+                     "transfer syntax"),
+    ("us-length-3", r"\(0028,0010\) Rows cannot be read \(BytesLengthException"),
+    ("frames-400-digits", r"\(0028,0008\) Number of Frames is inf, not an integer"),
+    ("bits-stored-40", r"\(0028,0101\) Bits Stored 40 is not between 1 and \(0028,0100\)"),
+    ("pixel-representation-5", r"\(0028,0103\) Pixel Representation 5 is neither 0"),
+    ("photometric-garbage", r"Photometric Interpretation 'PALETTE COLOR' with"),
+])
+def test_lying_attributes_are_named(tmp_path, name, match):
+    with pytest.raises(DicomError, match=match):
+        load_image(_corpus(tmp_path, "dicom_lying")[name])
+
+
+def _load_recording(path):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rg = load_image(path)
+    return rg, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def test_rescale_beyond_float32_is_ignored_with_a_warning(tmp_path):
+    rg, said = _load_recording(_corpus(tmp_path, "dicom_lying")["slope-huge"])
+    assert any(s.startswith("ImageWarning") and "beyond the float32 range; ignored" in s
+               for s in said)
+    assert np.isfinite(rg.pixels).all() and rg.metadata["modality_lut"] == "identity"
+
+
+def test_unknown_vr_in_an_unused_element_is_dropped_with_a_warning(tmp_path):
+    _, said = _load_recording(_corpus(tmp_path, "dicom_lying")["unknown-vr"])
+    assert any(s.startswith("ImageWarning") and "(0009,0010) private or unknown cannot be "
+               "read (NotImplementedError); ignored" in s for s in said), said
+
+
+@pytest.mark.parametrize("name", ["png-bomb-12000", "tiff-bomb-12000", "jpeg-bomb-12000"])
+def test_raster_bombs_are_refused_from_the_header(tmp_path, name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning must not leak
+        with pytest.raises(ImageError, match="12000 x 12000 pixels exceed the limit of "
+                                             "100000000"):
+            load_image(_corpus(tmp_path, "raster")[name])
+
+
+@pytest.mark.parametrize(("name", "match"), [
+    ("deep-5000", r"field \$ \(top level\): JSON nested deeper than the parser allows"),
+    ("coco-image-id-list", r"field \$.annotations\[0\].image_id: an id must be a number or a "
+                           "string, got list"),
+    ("coco-images-id-list", r"field \$.images\[0\].id: an id must be a number"),
+    ("csv-cell-200k", r"line 8: unreadable CSV \(field larger than field limit"),
+    ("csv-100MB", r"bytes, more than the 16777216 bytes a landmark file may have"),
+    ("fifo", r"is a FIFO \(named pipe\), not a landmark file"),
+    ("device-zero", r"is a device, not a landmark file"),
+])
+def test_hostile_landmark_files(tmp_path, name, match):
+    from vcfmeasure import FileFormatError
+    from vcfmeasure.io.landmark_files import read_landmarks_all
+
+    path = _corpus(tmp_path, "landmarks")[name]
+    with pytest.raises(FileFormatError, match=match) as info:
+        read_landmarks_all(path)
+    assert str(path) in str(info.value)

@@ -398,6 +398,10 @@ def grade(
     >>> [(r["level"], r["grade"], r["deformity"]) for r in vm.grade(vm.measure(lm)).to_records()]
     [('T12', 0, 'normal'), ('L1', 2, 'wedge'), ('L2', 0, 'normal')]
     """
+    from ._checks import check_grade
+
+    check_grade(morphometry, reference, REFERENCE_STRATEGIES, normal_ratio, max_gap,
+                borderline_margin)
     gradable = ~morphometry.landmarks.needs_review
     arrays = grade_arrays(
         morphometry.ha,

@@ -108,7 +108,18 @@ def _as_points(level: str, value: Any) -> np.ndarray:
             f"{level}: point {POINT_NAMES[i]!r} is not finite ({tuple(arr[i])}); "
             "place it or drop the level"
         )
+    far = (np.abs(arr) > MAX_COORDINATE).any(axis=1)
+    if far.any():  # beyond any film: the geometry would overflow
+        i = int(np.argmax(far))
+        raise LandmarkError(
+            f"{level}: point {POINT_NAMES[i]!r} at {tuple(float(v) for v in arr[i])} px lies "
+            f"beyond +-{MAX_COORDINATE:g} px; coordinates are pixels of the image"
+        )
     return arr
+
+
+#: Largest coordinate magnitude accepted, in pixels (a film is at most tens of thousands).
+MAX_COORDINATE = 1e7
 
 
 def _pair_names(i: int, j: int) -> str:
@@ -236,6 +247,9 @@ class Landmarks(Mapping[str, np.ndarray]):
         image: Mapping[str, Any] | None = None,
         validate: bool = True,
     ) -> None:
+        from ._checks import check_points
+
+        check_points(points)
         items = list(points.items() if isinstance(points, Mapping) else points)
         seen: dict[str, np.ndarray] = {}
         for name, value in items:

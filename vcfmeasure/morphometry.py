@@ -328,6 +328,9 @@ def measure(
     >>> r["unit"], r["ha"], r["hp"], r["wedge_ratio"], r["biconcavity_ratio"]
     ('mm', 16.0, 20.0, 0.8, 0.9)
     """
+    from ._checks import check_measure
+
+    check_measure(landmarks, spacing, crush, height_method)
     if not isinstance(landmarks, Landmarks):
         raise LandmarkError(
             f"measure() needs a vcfmeasure.Landmarks, got {type(landmarks).__name__}; "

@@ -63,6 +63,10 @@ class Radiograph:
     window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        from ._checks import check_pixels, check_spacing
+
+        check_pixels(self.pixels)
+        check_spacing(self.spacing, "Radiograph")
         pixels = np.asarray(self.pixels)
         where = f"{self.path}: " if self.path else ""
         if pixels.ndim != 2:

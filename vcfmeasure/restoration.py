@@ -180,6 +180,11 @@ def compare(
     >>> r["level"], r["delta_ha"], r["restored_a"]
     ('L1', 6.0, 0.5)
     """
+    from ._checks import check_compare
+
+    check_compare(pre, post, follow_up, treated, {"min_loss": min_loss, "recollapse_height":
+                  recollapse_height, "recollapse_angle": recollapse_angle,
+                  "normal_ratio": normal_ratio}, max_gap)
     for name, m in (("pre", pre), ("post", post), ("follow_up", follow_up)):
         if m is not None and not hasattr(m, "ha"):
             raise VcfMeasureError(f"compare({name}=...) needs a Morphometry from vcfmeasure.measure")

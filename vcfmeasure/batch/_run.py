@@ -237,10 +237,14 @@ def grade_many(
 
 def _many(kind: str, inputs: Any, *, landmarks: Any, detect: bool, levels: Any, spacing: Any,
           reference: str, image_loader: Any, run: dict[str, Any]):
+    from .._checks import check_many, check_number
     from ..grading import REFERENCE_STRATEGIES
 
+    check_many(inputs, spacing, levels, f"{kind}_many", "inputs" if kind == "grade" else
+               "manifest")
     require_spacing = bool(run.pop("require_spacing", False))
     settings = _common_kwargs(run)
+    check_number(settings["jobs"], f"{kind}_many", "jobs", low=1, integer=True)
     if reference not in REFERENCE_STRATEGIES:  # a usage error: fail before any input
         raise VcfMeasureError(
             f"reference {reference!r} is not one of {', '.join(REFERENCE_STRATEGIES)}"

@@ -146,6 +146,9 @@ def load_image(
     >>> print(load_image(np.zeros((300, 200)), spacing=0.14).spacing_source)
     user: spacing= argument 0.14\\0.14 mm
     """
+    from .._checks import check_load_image
+
+    check_load_image(source, spacing, frame, max_pixels)
     from . import _dicom
 
     is_dataset = _is_dataset(source)
@@ -282,6 +285,9 @@ def read_metadata(source: Any) -> dict[str, Any]:
     >>> info["shape"], info["spacing"], info["spacing_source"].split(":")[0]
     ((3000, 2500), (0.14, 0.14), 'calibrated')
     """
+    from .._checks import check_image_source
+
+    check_image_source(source, "read_metadata")
     from ._spacing import dicom_spacing
 
     if _is_dataset(source):
@@ -359,6 +365,9 @@ def calibrate_spacing(
     >>> cal.spacing_source
     'user: ruler 50 mm between (100, 50) and (100, 250) px, aspect 1 (replaces unknown)'
     """
+    from .._checks import check_calibrate
+
+    check_calibrate(radiograph, xy0, xy1, length_mm, aspect)
     if aspect is None:
         current = radiograph.spacing
         aspect = 1.0 if current is None else current[0] / current[1]

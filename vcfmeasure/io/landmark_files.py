@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._checks import check_path
 from .._errors import FileFormatError, LandmarkError, VcfMeasureWarning
 from ..landmarks import Landmarks
 from ..levels import POINT_NAMES, normalize_level, sort_levels
@@ -57,9 +58,9 @@ class IncompleteLandmarksWarning(VcfMeasureWarning):
 
 
 def _module(fmt: str) -> Any:
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise FileFormatError(
-            f"unknown landmark format {fmt!r}; use one of {', '.join(map(repr, FORMATS))}"
+            f"unknown landmark format {fmt!r} (format=); use one of {', '.join(map(repr, FORMATS))}"
         )
     return importlib.import_module(f"{__package__}.{FORMATS[fmt]}")
 
@@ -341,6 +342,9 @@ def read_landmarks(
     >>> lm.levels, lm["L1"][3].tolist()
     (('L1',), [10.0, 9.0])
     """
+    check_path(path, "read_landmarks", "path")
+    if format is not None:
+        _module(format)
     options = {"spacing": spacing, "label_map": label_map, "point_order": point_order}
     entries = _read_entries(path, format, options)
     return _assemble(_select(entries, image, path), path, allow_incomplete)
@@ -372,6 +376,9 @@ def read_landmarks_all(
     >>> sorted(read_landmarks_all(folder / "two.csv"))
     ['a.png', 'b.png']
     """
+    check_path(path, "read_landmarks_all", "path")
+    if format is not None:
+        _module(format)
     options = {"spacing": spacing, "label_map": label_map, "point_order": point_order}
     entries = _read_entries(path, format, options)
     out = {}
@@ -420,6 +427,7 @@ def write_landmarks(
     >>> read_landmarks(out)["L1"][5].tolist()
     [0.0, 10.5]
     """
+    check_path(path, "write_landmarks", "path")
     path = Path(path)
     fmt = format or guess_format(path)
     module = _module(fmt)

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .._checks import check_path, check_results_obj
 from .._errors import FileFormatError, require
 from ._common import atomic_write, dump_json
 
@@ -147,6 +148,8 @@ def write_results(obj: Any, path: str | Path, *, format: str | None = None) -> P
     >>> doc["unit"], doc["records"][0]["ha"]
     ('mm', 25.0)
     """
+    check_results_obj(obj)
+    check_path(path, "write_results", "path")
     path = Path(path)
     fmt = _format(path, format)
     df, header = _table(obj)

@@ -212,6 +212,10 @@ def plot_landmarks(
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['reader A', 'reader B']
     """
+    from .._checks import check_landmarks, check_radiograph
+
+    check_radiograph(radiograph, "plot_landmarks", none=True)
+    check_landmarks(landmarks, "plot_landmarks")
     if not isinstance(landmarks, Landmarks):
         raise LandmarkError(
             f"plot_landmarks needs a vcfmeasure.Landmarks, got {type(landmarks).__name__}"

@@ -41,7 +41,8 @@ def test_load_image_accepts_an_array():
 @pytest.mark.parametrize(
     ("source", "match"),
     [(np.zeros((2, 3, 3)), "must be 2-D"), (np.array([["a"]]), "real numbers"),
-     (np.full((2, 2), np.nan), "NaN"), (42, "needs a file path"), (None, "needs a file path")],
+     (np.full((2, 2), np.nan), "NaN"), (42, "a file path, a pydicom Dataset or a 2-D array"),
+         (None, "a file path, a pydicom Dataset or a 2-D array")],
 )
 def test_load_image_refuses_other_things_with_vcfmeasure_errors(source, match):
     with pytest.raises(ImageError, match=match):

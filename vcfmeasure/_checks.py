@@ -194,10 +194,12 @@ def check_image_source(source: Any, func: str) -> None:
     if type(source).__name__ in ("Dataset", "FileDataset"):
         return
     hint = ""
-    if isinstance(source, np.ndarray):
+    expected = "a file path or a pydicom Dataset"
+    if func == "load_image":  # load_image also takes a 2-D array of pixels
+        expected = "a file path, a pydicom Dataset or a 2-D array"
+    elif isinstance(source, np.ndarray):
         hint = "wrap pixels as vm.Radiograph(pixels, spacing=...) instead of loading them"
-    raise arg_error(func, "source", source, "a file path or a pydicom Dataset", hint,
-                    kind=ImageError)
+    raise arg_error(func, "source", source, expected, hint, kind=ImageError)
 
 
 def check_load_image(source: Any, spacing: Any, frame: Any, max_pixels: Any) -> None:

@@ -32,11 +32,12 @@ from .._errors import VcfMeasureError
 from ..levels import normalize_level
 from ._ct_project import attenuation
 from ._ct_volume import CTVolume
+from ._spine import DEFORMITY_TYPES, check_deformity
 
 __all__ = ["Edited", "apply_edits", "FRACTURE_TYPES", "CEMENT_HU", "LEAK_SITES",
            "heights", "body_frame"]
 
-FRACTURE_TYPES = ("wedge", "biconcave", "crush")
+FRACTURE_TYPES = DEFORMITY_TYPES
 LEAK_SITES = ("disc_superior", "disc_inferior", "posterior", "anterior")
 CEMENT_HU = 2500.0
 _DISC_HU = 70.0
@@ -288,18 +289,7 @@ def apply_edits(
 
 
 def _check_fracture(lv: str, spec: Any) -> tuple[str, float]:
-    try:
-        kind, sev = spec
-        sev = float(sev)
-    except (TypeError, ValueError):
-        raise VcfMeasureError(
-            f"{lv}: a fracture is (type, severity), e.g. ('wedge', 0.3); got {spec!r}"
-        ) from None
-    if kind not in FRACTURE_TYPES:
-        raise VcfMeasureError(f"{lv}: fracture type {kind!r} is not one of {FRACTURE_TYPES}")
-    if not 0.0 <= sev <= 0.7:
-        raise VcfMeasureError(f"{lv}: severity {sev} must be a height loss fraction in [0, 0.7]")
-    return kind, sev
+    return check_deformity(lv, spec, "fracture")
 
 
 def _inside_polygon(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:

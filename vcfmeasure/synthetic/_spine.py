@@ -191,24 +191,25 @@ def _deformed_shape(
     return hp, ha, cs + extra / 2, ci + extra / 2
 
 
+def check_deformity(lv: str, spec: Any, noun: str = "deformity") -> tuple[str, float]:
+    """``(type, severity)`` of one level's deformity (or CT fracture), checked."""
+    try:
+        kind, severity = spec
+        severity = float(severity)
+    except (TypeError, ValueError):
+        raise VcfMeasureError(
+            f"{lv}: a {noun} is (type, severity), e.g. ('wedge', 0.3); got {spec!r}"
+        ) from None
+    if kind not in DEFORMITY_TYPES:
+        raise VcfMeasureError(f"{lv}: {noun} type {kind!r} is not one of {DEFORMITY_TYPES}")
+    if not 0.0 <= severity <= 0.7:
+        raise VcfMeasureError(f"{lv}: severity {severity} must be a height loss fraction in [0, 0.7]")
+    return kind, severity
+
+
 def _check_deformities(deformities, levels) -> dict[str, tuple[str, float]]:
-    out = {}
-    for lv, spec in _per_level(deformities, levels, "deformities", None).items():
-        try:
-            kind, severity = spec
-            severity = float(severity)
-        except (TypeError, ValueError):
-            raise VcfMeasureError(
-                f"{lv}: a deformity is (type, severity), e.g. ('wedge', 0.3); got {spec!r}"
-            ) from None
-        if kind not in DEFORMITY_TYPES:
-            raise VcfMeasureError(f"{lv}: deformity type {kind!r} is not one of {DEFORMITY_TYPES}")
-        if not 0.0 <= severity <= 0.7:
-            raise VcfMeasureError(
-                f"{lv}: severity {severity} must be a height loss fraction in [0, 0.7]"
-            )
-        out[lv] = (kind, severity)
-    return out
+    return {lv: check_deformity(lv, spec)
+            for lv, spec in _per_level(deformities, levels, "deformities", None).items()}
 
 
 def make_spine(

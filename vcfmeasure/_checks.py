@@ -316,3 +316,125 @@ def check_many(inputs: Any, spacing: Any, levels: Any, func: str, arg: str) -> N
             except (LandmarkError, TypeError, AttributeError):
                 raise arg_error(func, "levels", levels, "a list of level names such as "
                                 "['T12', 'L1']") from None
+
+
+# ------------------------------------------------------------------ the image half
+
+
+def check_levels_arg(value: Any, func: str, arg: str = "levels", *, single: bool = True,
+                     none: bool = True) -> None:
+    """Level names: one (``"L1"``, when ``single``) or a sequence of them (any order)."""
+    from .levels import normalize_level
+
+    if value is None and none:
+        return
+    names: list[Any]
+    if isinstance(value, str):  # one name, a range "T12-L2" or "T12, L1" (checked there)
+        names = [n for n in value.replace(",", " ").replace("-", " ").split()] if single \
+            else value.replace(",", " ").split()
+    elif isinstance(value, Mapping | np.ndarray) or not isinstance(value, Iterable):
+        names = []
+    else:
+        names = list(value)
+    ok = bool(names) and all(isinstance(n, str) for n in names)
+    if ok:
+        try:
+            for n in names:
+                normalize_level(n)
+        except LandmarkError:
+            ok = False
+    if not ok:
+        expected = ("a level name such as 'L1' or a list of them such as ['T12', 'L1']"
+                    if single else "a list of level names such as ['T12', 'L1']")
+        raise arg_error(func, arg, value, expected + (", or None" if none else ""),
+                        kind=LandmarkError)
+
+
+def check_bool(value: Any, func: str, arg: str) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise arg_error(func, arg, value, "True or False")
+
+
+def _image_arg(value: Any, func: str, *, arrays: bool) -> None:
+    if type(value).__name__ == "Radiograph":
+        return
+    if arrays and isinstance(value, np.ndarray) and value.ndim == 2:
+        return
+    hint = ""
+    if type(value).__name__ == "Landmarks":
+        hint = f"the image comes first: {func}(radiograph, landmarks, ...)"
+    expected = "a vm.Radiograph (from vm.load_image)" + (" or a 2-D array" if arrays else "")
+    raise arg_error(func, "radiograph", value, expected, hint, kind=ImageError)
+
+
+def check_detect(radiograph: Any, levels: Any, anchor: Any, review_threshold: Any,
+                 refine: Any) -> None:
+    """:func:`vcfmeasure.detect_landmarks` (``centres`` is checked where it is read)."""
+    _image_arg(radiograph, "detect_landmarks", arrays=True)
+    check_levels_arg(levels, "detect_landmarks")
+    check_choice(anchor, ("caudal", "cranial"), "detect_landmarks", "anchor")
+    check_number(review_threshold, "detect_landmarks", "review_threshold", low=0, high=1)
+    check_bool(refine, "detect_landmarks", "refine")
+
+
+def check_refine(radiograph: Any, landmarks: Any, passes: Any, double_contours: Any) -> None:
+    """:func:`vcfmeasure.refine_landmarks` (the ranges of the numbers: ``_check_options``)."""
+    _image_arg(radiograph, "refine_landmarks", arrays=False)
+    check_landmarks(landmarks, "refine_landmarks")
+    check_number(passes, "refine_landmarks", "passes", low=1, integer=True)
+    check_bool(double_contours, "refine_landmarks", "double_contours")
+
+
+def check_place(levels: Any, landmarks: Any, snap: Any) -> None:
+    """:func:`vcfmeasure.place_landmarks` (image, ``mode``, ``facing``: checked there)."""
+    check_levels_arg(levels, "place_landmarks", none=False)
+    if landmarks is not None:
+        check_landmarks(landmarks, "place_landmarks")
+    if not (isinstance(snap, bool | np.bool_) or callable(snap)):
+        raise arg_error("place_landmarks", "snap", snap,
+                        "True, False or a function (radiograph, landmarks) -> Landmarks")
+
+
+def _result_arg(value: Any, kind: str, func: str, arg: str, made_by: str,
+                none: bool = False) -> None:
+    if value is None and none:
+        return
+    if type(value).__name__ != kind:
+        raise arg_error(func, arg, value, f"the result of {made_by} (a {kind})"
+                        + (", or None" if none else ""))
+
+
+def check_write_sr(morphometry: Any, grades: Any, path: Any, series_number: Any,
+                   instance_number: Any, manufacturer: Any) -> None:
+    """:func:`vcfmeasure.write_sr` (``source`` is checked where it is read)."""
+    check_morphometry(morphometry, "write_sr", "morphometry")
+    _result_arg(grades, "Grades", "write_sr", "grades", "vm.grade()", none=True)
+    check_path(path, "write_sr", "path")
+    for name, value in (("series_number", series_number), ("instance_number", instance_number)):
+        check_number(value, "write_sr", name, low=1, high=2**31 - 1, integer=True)
+    if not isinstance(manufacturer, str) or not manufacturer or len(manufacturer) > 64:
+        raise arg_error("write_sr", "manufacturer", manufacturer,
+                        "a non-empty text of at most 64 characters (DICOM LO)")
+
+
+def check_results_table(morphometry: Any, grades: Any, restoration: Any) -> None:
+    """:func:`vcfmeasure.results_table`."""
+    check_morphometry(morphometry, "results_table", "morphometry")
+    _result_arg(grades, "Grades", "results_table", "grades", "vm.grade()", none=True)
+    _result_arg(restoration, "Restoration", "results_table", "restoration",
+                "vm.compare()", none=True)
+
+
+def check_measure_cement(radiograph: Any, landmarks: Any, levels: Any, procedures: Any,
+                         numbers_: dict[str, Any]) -> None:
+    """:func:`vcfmeasure.measure_cement`."""
+    _image_arg(radiograph, "measure_cement", arrays=False)
+    check_landmarks(landmarks, "measure_cement")
+    check_levels_arg(levels, "measure_cement")
+    if procedures is not None and not (
+            isinstance(procedures, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in procedures.items())):
+        raise arg_error("measure_cement", "procedures", procedures,
+                        "a mapping level -> procedure, e.g. {'L1': 'kyphoplasty'}, or None")
+    for name, value in numbers_.items():
+        check_number(value, "measure_cement", name, low=0, low_open=True)

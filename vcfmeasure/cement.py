@@ -238,6 +238,12 @@ def measure_cement(
     >>> bool(abs(r.cement_fill[1] - s.truth["L1"]["cement"]["fill"]) < 0.05)
     True
     """
+    from ._checks import check_measure_cement
+
+    check_measure_cement(radiograph, landmarks, levels, procedures, {
+        "margin_mm": margin_mm, "reach_mm": reach_mm, "tolerance_mm": tolerance_mm,
+        "uncertain_mm": uncertain_mm, "contact_mm": contact_mm, "implant_mm": implant_mm,
+        "separation": separation, "contrast": contrast})
     from scipy import ndimage
 
     pixels = np.asarray(radiograph.pixels, dtype=np.float32)

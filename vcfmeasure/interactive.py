@@ -859,5 +859,8 @@ def place_landmarks(
     >>> editor.landmarks["L1"][3]
     array([50., 40.])
     """
+    from ._checks import check_place
+
+    check_place(levels, landmarks, snap)
     return LandmarkEditor(radiograph, levels, landmarks=landmarks, snap=snap, mode=mode,
                           facing=facing)

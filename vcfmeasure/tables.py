@@ -51,6 +51,9 @@ def results_table(morphometry: Any, grades: Any = None, *, restoration: Any = No
     >>> df.attrs["units"]["ha"], df.attrs["units"]["wedge_ratio"], df.attrs["spacing_source"]
     ('mm', 'ratio', 'user')
     """
+    from ._checks import check_results_table
+
+    check_results_table(morphometry, grades, restoration)
     import pandas as pd
 
     df = morphometry.to_dataframe()

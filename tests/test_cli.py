@@ -178,6 +178,11 @@ def test_demo_writes_tables_and_overlays(tmp_path, capsys):
     assert fractured.level.tolist() == ["T12", "L2"]
     cmp = pd.read_csv(tmp_path / "demo_compare.csv")
     assert cmp.level.tolist() == ["L1"] and cmp.delta_ha.iloc[0] > 0
+    # the compare CSV carries the spacing like the grade CSV (it was empty)
+    pre = df[df.image == "demo_images/pre.dcm"].iloc[0]
+    assert cmp.spacing_row_mm.iloc[0] == pytest.approx(pre.spacing_row_mm)
+    assert cmp.spacing_col_mm.iloc[0] == pytest.approx(pre.spacing_col_mm)
+    assert cmp.spacing_source.iloc[0] == pre.spacing_source
     for name in ("spine", "pre", "post"):
         assert (tmp_path / f"demo_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

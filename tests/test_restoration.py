@@ -129,3 +129,17 @@ def test_dataframe_columns():
                 "restored_a", "restored_m", "restored_p", "wedge_angle_pre",
                 "wedge_angle_post", "wedge_angle_correction"):
         assert col in df.columns
+
+
+def test_compare_csv_carries_the_pre_image_spacing(tmp_path):
+    import pandas as pd
+
+    from vcfmeasure.synthetic import make_spine
+
+    pre = make_spine(first="T12", last="L2", seed=3, deformities={"L1": ("wedge", 0.3)})
+    m_pre = vm.measure(pre.landmarks, spacing=0.14)
+    r = vm.compare(m_pre, vm.measure(pre.landmarks, spacing=0.14), treated=["L1"])
+    assert r.spacing == (0.14, 0.14)
+    df = pd.read_csv(r.to_csv(tmp_path / "c.csv"))
+    assert (df.spacing_row_mm == 0.14).all() and (df.spacing_col_mm == 0.14).all()
+    assert (df.spacing_source == "user").all()

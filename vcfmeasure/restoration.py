@@ -39,9 +39,13 @@ class Restoration(ResultTable):
     """
 
     def __init__(self, levels: list[str], columns: dict[str, Any], *, unit: str,
-                 spacing_source: str, warnings_: list[str], incident: Any = None) -> None:
+                 spacing_source: str, warnings_: list[str], incident: Any = None,
+                 spacing: tuple[float, float] | None = None) -> None:
         self.levels = tuple(levels)
         self.unit = unit
+        #: The pre-procedure image's spacing ``(row_mm, col_mm)`` (None: lengths in px);
+        #: written with ``spacing_source`` into every CSV row.
+        self.spacing = spacing
         self.spacing_source = spacing_source
         self.warnings_ = warnings_
         self._columns = columns
@@ -293,7 +297,7 @@ def compare(
     for note in notes:
         warnings.warn(f"compare: {note}", PlausibilityWarning, stacklevel=2)
     return Restoration(common, cols, unit=pre.unit, spacing_source=pre.spacing_source,
-                       warnings_=notes, incident=incident)
+                       warnings_=notes, incident=incident, spacing=pre.spacing)
 
 
 def _guessed(images: list[tuple[str, Any]], common: list[str], notes: list[str]) -> list[bool]:

@@ -355,3 +355,33 @@ def test_journal_lines_are_self_contained_json(archive, tmp_path):
         rows = list(csv.reader(entry["rows"].splitlines()))
         assert all(len(r) == len(batch.GRADE_COLUMNS) for r in rows)
         assert [rows[0][0], rows[0][1]] == entry["key"]
+
+
+def test_a_native_crash_in_decoding_is_one_error_row_with_one_job(archive, tmp_path):
+    # with jobs=1 everything runs in this process except the pixel decoding: a decoder
+    # that aborts the process (GDCM/OpenJPEG on a malformed file) must not end the run
+    from tests.fixtures.batch_data import load_or_abort
+
+    write_case(archive / "p0", "abort")
+    out = tmp_path / "g.csv"
+    df = batch.grade_many(archive, out=out, parquet=False, image_loader=load_or_abort,
+                          detect=False, jobs=1)
+    aborted = df[df.image.str.endswith("abort.dcm")]
+    assert len(aborted) == 1 and "image decoder died" in aborted.error.iloc[0]
+    good = df[df.image.str.endswith(("normal.dcm", "wedge.dcm"))]
+    assert len(good) == 6 and (good.error == "").all()
+    assert pd.read_csv(out).shape[0] == len(df)  # the output was written, nothing lost
+
+
+def test_without_isolation_a_native_crash_ends_the_run(archive, tmp_path):
+    # the reason for the child process: the same run in-process dies with the decoder
+    import subprocess
+
+    write_case(archive / "p0", "abort")
+    code = ("import sys; from vcfmeasure import batch; "
+            "from tests.fixtures.batch_data import load_or_abort; "
+            "batch.grade_many(sys.argv[1], out=sys.argv[2], parquet=False, "
+            "image_loader=load_or_abort, isolate_decoding=False)")
+    proc = subprocess.run([sys.executable, "-c", code, str(archive), str(tmp_path / "g.csv")],
+                          capture_output=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert proc.returncode != 0 and not (tmp_path / "g.csv").exists()

@@ -55,9 +55,80 @@ def _single_threaded_children() -> Iterator[None]:
                 os.environ[n] = v
 
 
-def _run_serial(kind, tasks, opts, done):
-    for idx, task in tasks:
-        done(idx, _run_one(kind, task, opts))
+_DECODER_DIED = (
+    "the image decoder died on this file (a crash in native decoding code, or killed for "
+    "memory); the file was skipped and the run went on. Check it with `vcfmeasure info`, "
+    "or convert it with another tool"
+)
+
+
+class _IsolatedDecoder:
+    """Pixel decoding in one child process, restarted after it dies.
+
+    Serial runs (``jobs=1``) measure in this process, but the image decoders (GDCM,
+    OpenJPEG, libjpeg, Pillow) are native code: an abort or a segfault on one malformed
+    file would end the whole run with no output. Here the pixels are decoded by a
+    separate process (spawned on first use, capped like a pool worker); if it dies, that
+    file becomes an :class:`~vcfmeasure.ImageError` row and the next file gets a fresh
+    decoder.
+    """
+
+    def __init__(self, memory_limit: int | None) -> None:
+        self._limit = memory_limit
+        self._pool: Any = None
+
+    def __call__(self, loader: Any, path: str, spacing: Any) -> Any:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from .._errors import ImageError
+        from ._worker import _decode
+
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(self._limit,))
+        try:
+            return self._pool.submit(_decode, loader, path, spacing).result()
+        except BrokenProcessPool:
+            self.close()
+            raise ImageError(f"{path}: {_DECODER_DIED}") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _picklable(obj: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+    except Exception:  # noqa: BLE001 - a closure, a lambda, a bound local object
+        return False
+    return True
+
+
+def _run_serial(kind, tasks, opts, done, *, memory_limit=None, isolate=True):
+    """Inputs one by one in this process (pixels decoded by :class:`_IsolatedDecoder`).
+
+    The decoder is used when ``isolate`` and the ``image_loader``, if any, can be pickled.
+    """
+    from . import _worker
+
+    decoder = (_IsolatedDecoder(memory_limit)
+               if isolate and _picklable(opts.image_loader) else None)
+    _worker._DECODER = decoder
+    try:
+        for idx, task in tasks:
+            done(idx, _run_one(kind, task, opts))
+    finally:
+        _worker._DECODER = None
+        if decoder is not None:
+            decoder.close()
 
 
 def _run_chunk(kind: str, tasks: list[Task], opts: _Options) -> list[str]:

@@ -68,6 +68,7 @@ def _run_batch(
     parquet: bool | None,
     memory_limit: int | None,
     max_tasks_per_child: int | None,
+    isolate_decoding: bool = True,
 ) -> BatchSummary:
     tasks = shard_of(tasks, shard)
     if jobs < 1:
@@ -95,7 +96,8 @@ def _run_batch(
             _run_dask(kind, todo, opts, done, client=dask_client, window=max(64, 4 * jobs))
         elif jobs == 1:
             with _memory_capped(memory_limit):
-                _run_serial(kind, todo, opts, done)
+                _run_serial(kind, todo, opts, done, memory_limit=memory_limit,
+                            isolate=isolate_decoding)
         else:
             _run_pool(kind, todo, opts, done, jobs=jobs, memory_limit=memory_limit,
                       max_tasks_per_child=max_tasks_per_child)
@@ -159,7 +161,7 @@ def _memory_capped(limit: int | None) -> Iterator[None]:
 def _common_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     defaults = {"out": None, "jobs": 1, "resume": False, "shard": None, "client": None,
                 "scheduler": None, "progress": False, "parquet": None, "memory_limit": None,
-                "max_tasks_per_child": 100}
+                "max_tasks_per_child": 100, "isolate_decoding": True}
     unknown = set(kwargs) - set(defaults)
     if unknown:
         raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
@@ -207,7 +209,10 @@ def grade_many(
         ``scheduler`` (its address), ``progress`` (tqdm bar), ``memory_limit`` (bytes of
         address space per worker process), ``max_tasks_per_child`` (workers are replaced
         after this many submissions of up to 16 inputs each, default 100),
-        ``require_spacing`` (an image without a usable spacing is an error row instead of
+        ``isolate_decoding`` (default True: with ``jobs=1`` the pixels are decoded in a
+        child process, so that a crash in a native decoder is an error row for that file,
+        not the end of the run; an ``image_loader`` that cannot be pickled runs in this
+        process), ``require_spacing`` (an image without a usable spacing is an error row instead of
         rows in px; rows in px always say so in ``warnings``).
 
     Returns

@@ -49,7 +49,23 @@ class _Header:
     metadata: dict[str, Any]
 
 
+#: Set by the serial executor (``_pool._run_serial``): decodes pixels in a child process.
+_DECODER: Callable[..., Any] | None = None
+
+
+def _decode(loader: Callable[..., Any] | None, path: str, spacing: Any) -> Any:
+    """Decode one image's pixels (in the decoder process; module level, so picklable)."""
+    if loader is not None:
+        return loader(path, spacing=spacing)
+    from ..io.images import load_image
+
+    return load_image(path, spacing=spacing)
+
+
 def _load_image(path: str, spacing: Any, opts: _Options, *, pixels: bool = True) -> Any:
+    if _DECODER is not None and (pixels or opts.image_loader is not None):
+        # decoders are native code (a user's loader may be too): a crash is one error row
+        return _DECODER(opts.image_loader, path, spacing)
     if opts.image_loader is not None:
         return opts.image_loader(path, spacing=spacing)
     if pixels:

@@ -284,3 +284,16 @@ def test_label_conventions():
         ct_from_arrays(np.zeros(lab.shape), lab, (1, 1, 1), labels="nonsense")
     with pytest.raises(VcfMeasureError, match="no vertebra label"):
         ct_from_arrays(np.zeros(lab.shape), lab, (1, 1, 1))
+
+
+def test_the_render_cache_stays_bounded_over_many_energies(box_volume):
+    # one attenuation volume per energy was kept for ever: 140 training films at random
+    # energies filled 24 GB; only the most recently used few are kept
+    from vcfmeasure.synthetic._ct_render import MAX_PREPARED
+
+    box_volume.cache.clear()
+    for energy in (34.0, 38.0, 42.0, 47.0, 52.0):
+        render_ct(box_volume, energy_kev=energy, seed=1)
+    held = [k for k in box_volume.cache if isinstance(k, tuple) and k[0] == "slabs"]
+    assert len(held) == MAX_PREPARED
+    assert held[-1][1] == 52.0  # the latest energy is kept

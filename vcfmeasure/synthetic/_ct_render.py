@@ -43,6 +43,9 @@ def _body_mask(hu: np.ndarray) -> np.ndarray:
     return m
 
 
+#: Prepared attenuation volumes (one per energy and option set) kept on a CTVolume.
+MAX_PREPARED = 3
+
 #: Structures replaced by soft tissue unless ``keep_arms``: arms raised out of the beam.
 ARM_STRUCTURES = ("humerus_left", "humerus_right", "scapula_left", "scapula_right",
                   "clavicula_left", "clavicula_right")
@@ -54,7 +57,13 @@ def _prepared(vol: CTVolume, energy_kev: float, remove_table: bool, remove_contr
     key = ("slabs", round(float(energy_kev), 3), bool(remove_table), bool(remove_contrast),
            bool(keep_arms))
     if key in vol.cache:
+        vol.cache[key] = vol.cache.pop(key)  # most recently used last
         return vol.cache[key]
+    # each entry holds an attenuation volume (~150 MB for a 512 x 512 x 133 CT): keep the
+    # most recently used few, so rendering at many energies stays within bounded memory
+    held = [k for k in vol.cache if isinstance(k, tuple) and k[:1] == ("slabs",)]
+    for old_key in held[: max(0, len(held) - (MAX_PREPARED - 1))]:
+        del vol.cache[old_key]
     hu = vol.hu
     if remove_table:
         if "body" not in vol.cache:

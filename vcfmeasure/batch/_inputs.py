@@ -260,6 +260,10 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"{path}: cannot read the manifest ({exc})") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise FileFormatError(f"{path}: line {line}: a NUL byte; a manifest is a text CSV "
+                              "(is this a binary file named .csv?)")
     try:
         return _manifest_tasks(path, base, text)
     except csv.Error as exc:  # a cell over csv.field_size_limit(), a NUL byte

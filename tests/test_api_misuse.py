@@ -20,6 +20,7 @@ from tests.fixtures.batch_data import spine
 
 LM = spine()
 MORPH = vm.measure(LM, spacing=0.2)
+PTS = {"sp": (0, 0), "sm": (5, 0), "sa": (10, 0), "ia": (10, 9), "im": (5, 9), "ip": (0, 10)}
 RG = vm.Radiograph(np.zeros((160, 120), np.float32), spacing=(0.2, 0.2))
 
 #: Values no argument of the API accepts in place of a record.
@@ -147,6 +148,24 @@ CASES = {
                                          "level_int": {5: np.zeros((6, 2))},
                                          "morph": MORPH},
                  lambda v: vm.Landmarks(v)),
+    ],
+    "Landmarks.from_dict": [
+        *_misuse("Landmarks.from_dict", "data", _junk("dict", landmarks=LM, morph=MORPH,
+                                                       level_int={5: dict(PTS)}),
+                 lambda v: vm.Landmarks.from_dict(v)),
+        *_misuse("Landmarks.from_dict", "data", _junk("dict", "list"),
+                 lambda v: vm.Landmarks.from_dict({"L1": v})),
+        *_misuse("Landmarks.from_dict", "data", _junk("list", "series", complex=(1j, 0.0),
+                                                       three=(1, 2, 3), ragged=[1, [2]]),
+                 lambda v: vm.Landmarks.from_dict({"L1": {**PTS, "sp": v}})),
+    ],
+    "Landmarks.from_array": [
+        *_misuse("Landmarks.from_array", "xy", _junk(landmarks=LM, shape=np.zeros((1, 5, 2)),
+                                                     complex=np.zeros((1, 6, 2), complex)),
+                 lambda v: vm.Landmarks.from_array(v, ["L1"])),
+        *_misuse("Landmarks.from_array", "levels", {"None": None, "int": 5, "float": 1.5,
+                                                    "series": JUNK["series"]},
+                 lambda v: vm.Landmarks.from_array(np.zeros((1, 6, 2)), v)),
     ],
     "Radiograph": [
         *_misuse("Radiograph", "pixels", {"None": None, "int": 5, "str": "abc",
@@ -277,6 +296,8 @@ def _check(func, arg, value, call):
 
 
 for _name, _cases in CASES.items():
+    _name = _name.replace(".", "_")
+
     def _test(func, arg, value, call):
         _check(func, arg, value, call)
 

@@ -223,3 +223,47 @@ def test_max_memory_holds_with_one_job(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "('huge.dcm', 'MemoryError')" in done.stdout
     assert done.stdout.count("('small.dcm', '')") == 3
+
+
+# ------------------------------------------------------------------ every other writer
+
+
+def test_write_results_writes_through_a_symlink_and_refuses_a_fifo(tmp_path):
+    write_case(tmp_path / "in", "a")
+    df = batch.grade_many(tmp_path / "in", parquet=False)
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    vm.write_results(df, link)
+    assert link.is_symlink() and len(rows_of(target)) == 3  # the link kept, its target new
+    fifo = tmp_path / "f.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(vm.VcfMeasureError, match="f.csv: is a device, FIFO or socket"):
+        vm.write_results(df, fifo)
+    assert fifo.is_fifo()  # not replaced by a regular file
+
+
+def test_write_results_neutralises_formulas_in_csv_only(tmp_path):
+    import json
+
+    import pandas as pd
+
+    df = pd.DataFrame({"image": ["=HYPERLINK(1)", "@SUM(A1)", "+1", "-1", "'x", "a.dcm"],
+                       "ha": [-1.5, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    rows = rows_of(vm.write_results(df, tmp_path / "t.csv"))
+    assert [r["image"] for r in rows] == ["'=HYPERLINK(1)", "'@SUM(A1)", "'+1", "'-1", "''x",
+                                          "a.dcm"]
+    assert rows[0]["ha"] == "-1.5"  # numbers are left alone
+    doc = json.loads(vm.write_results(df, tmp_path / "t.json").read_text())
+    assert doc["records"][0]["image"] == "=HYPERLINK(1)"
+
+
+def test_a_manifest_cell_over_the_csv_field_limit_is_named(tmp_path):
+    image, _ = write_case(tmp_path, "a")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"image,patient\n{image},{'P' * 200_000}\n")
+    with pytest.raises(vm.FileFormatError, match="m.csv: unreadable CSV"):
+        batch.read_manifest(manifest)
+    with pytest.raises(vm.FileFormatError, match="m.csv: unreadable CSV"):
+        batch.grade_many(manifest, parquet=False)

@@ -438,3 +438,52 @@ def check_measure_cement(radiograph: Any, landmarks: Any, levels: Any, procedure
                         "a mapping level -> procedure, e.g. {'L1': 'kyphoplasty'}, or None")
     for name, value in numbers_.items():
         check_number(value, "measure_cement", name, low=0, low_open=True)
+
+
+def _real_point(value: Any) -> bool:
+    """Whether ``value`` is one (x, y) pair of real numbers."""
+    if isinstance(value, str | bytes | Mapping) or value is None:
+        return False
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):  # ragged
+        return False
+    return arr.shape == (2,) and arr.dtype.kind in "iuf"
+
+
+def check_from_dict(data: Any) -> None:
+    """The ``data`` of :meth:`vcfmeasure.Landmarks.from_dict`: level -> point name -> (x, y)."""
+    func = "Landmarks.from_dict"
+    example = "e.g. {'L1': {'sp': (x, y), 'sm': ..., 'ip': (x, y)}}"
+    if not isinstance(data, Mapping) or _is_morphometry(data):
+        hint = "a Landmarks already holds its points" if hasattr(data, "levels") else ""
+        raise arg_error(func, "data", data, f"a mapping level -> named points, {example}",
+                        hint, kind=LandmarkError)
+    for level, named in data.items():
+        if not isinstance(level, str):
+            raise arg_error(func, "data", level, "keyed by level names such as 'L1' (a level "
+                            "key)", kind=LandmarkError)
+        if not isinstance(named, Mapping):
+            raise arg_error(func, f"data[{level!r}]", named, "a mapping point name -> (x, y), "
+                            f"{example}", "for a (6, 2) array use Landmarks({level: array})",
+                            kind=LandmarkError)
+        for point, xy in named.items():
+            if not _real_point(xy):
+                raise arg_error(func, f"data[{level!r}][{point!r}]", xy,
+                                "an (x, y) pair of real numbers in pixels", kind=LandmarkError)
+
+
+def check_from_array(xy: Any, levels: Any) -> None:
+    """The arguments of :meth:`vcfmeasure.Landmarks.from_array`."""
+    func = "Landmarks.from_array"
+    try:
+        arr = None if xy is None or isinstance(xy, str | bytes | Mapping) else np.asarray(xy)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "iuf" or arr.ndim != 3 or arr.shape[1:] != (6, 2):
+        raise arg_error(func, "xy", xy, "a real (N, 6, 2) array of (x, y) in pixels, points "
+                        "in the order sp sm sa ia im ip", kind=LandmarkError)
+    if isinstance(levels, str) or not isinstance(levels, Iterable) or isinstance(
+            levels, Mapping | np.ndarray) or type(levels).__name__ in ("DataFrame", "Series"):
+        raise arg_error(func, "levels", levels, f"a list of {arr.shape[0]} level names such "
+                        "as ['L1', 'L2']", kind=LandmarkError)

@@ -142,6 +142,37 @@ class ResultTable:
         return len(first)
 
 
+def writable_target(path: Path) -> Path:
+    """The file an output given as ``path`` replaces.
+
+    A symlink is written through (its target is replaced, the link stays); a folder,
+    device, FIFO or socket is refused with a :class:`~vcfmeasure.VcfMeasureError`, since
+    renaming a file over it would replace it (or writing to it would block).
+
+    Examples
+    --------
+    >>> writable_target(Path("results.csv"))
+    PosixPath('results.csv')
+    """
+    import stat
+
+    from ._errors import VcfMeasureError
+
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    if stat.S_ISREG(mode):
+        return target
+    what = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+    raise VcfMeasureError(
+        f"{path}: is {what}, not a file; an output is written to a temporary file and "
+        "renamed into place, which would replace it. Give a file path (the command line "
+        "takes --out - to print a CSV)"
+    )
+
+
 class atomic_write:
     """Context manager giving a temporary path beside ``path``; renamed over it on success.
 
@@ -158,7 +189,7 @@ class atomic_write:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = writable_target(Path(path))
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -471,10 +471,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
           f"{morph.spacing_source}")
     _print_table(frame, _TABLE_COLUMNS)
     if args.out:
-        from ._table import atomic_write
+        from .io.results import write_results
 
-        with atomic_write(args.out) as tmp:
-            frame.to_csv(tmp, index=False)
+        write_results(frame, args.out, format="csv")  # formulas neutralised, links kept
         print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 

@@ -306,6 +306,9 @@ class Landmarks(Mapping[str, np.ndarray]):
         >>> Landmarks.from_dict({"T12": pts}).levels
         ('T12',)
         """
+        from ._checks import check_from_dict
+
+        check_from_dict(data)
         out = {}
         for level, named in data.items():
             named = {str(k).strip().lower(): v for k, v in named.items()}
@@ -334,6 +337,9 @@ class Landmarks(Mapping[str, np.ndarray]):
         >>> Landmarks.from_array(box[None], ["L3"]).levels
         ('L3',)
         """
+        from ._checks import check_from_array
+
+        check_from_array(xy, levels)
         xy = np.asarray(xy, dtype=float)
         levels = list(levels)
         if xy.ndim != 3 or xy.shape[0] != len(levels):

@@ -16,7 +16,7 @@ limit in :mod:`tests.fuzz.harness`.
 Categories (see ``docs/loading.md``, "Hostile inputs"):
 
 ``dicom-truncated``, ``dicom-flipped``, ``dicom-lying``, ``codestream``, ``deflate``,
-``sequence``, ``raster``, ``landmarks``, ``not-an-image``, ``filesystem``.
+``sequence``, ``raster``, ``landmarks``, ``not-an-image``, ``filesystem``, ``outputs``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # outputs.py, the scenarios of the outputs category
 FIXTURES = HERE.parent / "fixtures" / "dicom"
 
 CR = "1.2.840.10008.5.1.4.1.1.1"
@@ -699,8 +700,49 @@ def filesystem(c: Corpus) -> None:
           check={"n_images": 1})
 
 
+def outputs(c: Corpus) -> None:
+    """What a batch run writes and where: concurrent runs on one output, an output that is
+    a symlink, FIFO, device or folder, formulas in names and manifest cells, cells longer
+    than a CSV reader takes (in a manifest, on resume, in merge_outputs).
+
+    The scenarios themselves are in ``outputs.py``; each gets a folder of its own.
+    """
+    import outputs as scenarios
+
+    good = _bytes(_dataset(_pixels()))
+    lm = json.dumps(_native(("L1", "L2", "L3")))
+    errors = {"out-fifo", "out-device-link", "out-folder", "write-results-fifo",
+              "resume-old-long-cell", "merge-old-long-cell", "manifest-long-cell",
+              "manifest-nul"}
+    for name in scenarios.SCENARIOS:
+        base = f"outputs/{name}"
+        for stem in ("a", "b"):
+            c.file(f"{base}/in/{stem}.dcm", good)
+            c.file(f"{base}/in/{stem}.json", lm)
+        c.file(f"{base}/other/c.dcm", good)
+        c.file(f"{base}/other/c.json", lm)
+        manifest = None
+        if name == "formulas":
+            lines = ['image,landmarks,patient', '=1+1.dcm,=1+1.json,"=HYPERLINK(""http://x"")"',
+                     "@a.dcm,@a.json,+1", "+a.dcm,+a.json,@x", "-a.dcm,-a.json,P4"]
+            for row in lines[1:]:
+                image, landmark = row.split(",")[:2]
+                c.file(f"{base}/{image}", good)
+                c.file(f"{base}/{landmark}", lm)
+            manifest = "\n".join(lines) + "\n"
+        elif name in ("long-cells", "manifest-long-cell"):
+            width = 100_000 if name == "long-cells" else 200_000
+            manifest = f"image,landmarks,patient\nin/a.dcm,in/a.json,{'P' * width}\n"
+        elif name == "manifest-nul":
+            manifest = "image,landmarks,patient\nin/a.dcm,in/a.json,P\x001\n"
+        if manifest is not None:
+            c.file(f"{base}/m.csv", manifest)
+        c.add("outputs", name, "outputs", c.out / base, scenario=name,
+              expect="error" if name in errors else "result")
+
+
 CATEGORIES = (dicom_truncated, dicom_flipped, dicom_lying, codestream, deflate, sequence,
-              raster, landmarks, not_an_image, filesystem)
+              raster, landmarks, not_an_image, filesystem, outputs)
 
 
 def make(out: Path) -> list[dict[str, Any]]:

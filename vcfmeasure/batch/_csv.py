@@ -10,20 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from ..io.results import FORMULA_START as FORMULA_START
+from ..io.results import neutralise_formula as _neutralise
+
 #: Longest text kept in one CSV cell; longer text (a 64 KB attribute quoted in a warning)
 #: is cut, saying how much was cut, so that every output reads back with any CSV reader.
 MAX_CELL_CHARS = 4096
-
-#: Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise(text: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would run as a formula.
-
-    Text starting with ``'`` is prefixed too, so that :func:`_raw` undoes it exactly.
-    """
-    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
 
 
 def _raw(text: Any) -> Any:

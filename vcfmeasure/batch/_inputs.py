@@ -215,7 +215,7 @@ def _is_manifest(path: Path) -> bool:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, csv.Error):
         return False
     names = {h.strip().lower() for h in header}
     return "image" in names and "point" not in names
@@ -254,10 +254,26 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Task]:
     """
     path = Path(path)
     base = path.parent
+    if path.exists() and not path.is_file():
+        raise FileFormatError(f"{path}: is not a regular file; a manifest is a CSV file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"{path}: cannot read the manifest ({exc})") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise FileFormatError(f"{path}: line {line}: a NUL byte; a manifest is a text CSV "
+                              "(is this a binary file named .csv?)")
+    try:
+        return _manifest_tasks(path, base, text)
+    except csv.Error as exc:  # a cell over csv.field_size_limit(), a NUL byte
+        raise FileFormatError(
+            f"{path}: unreadable CSV ({exc}); a manifest cell holds a path, a patient or "
+            "a level list, never this much"
+        ) from None
+
+
+def _manifest_tasks(path: Path, base: Path, text: str) -> list[Task]:
     reader = csv.DictReader(io.StringIO(text))
     fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
     if "image" not in fields:

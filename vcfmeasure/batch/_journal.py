@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import FileFormatError, VcfMeasureError, require
+from .._table import writable_target as _writable
 from ._columns import _COMPARE_KEY, _GRADE_KEY, COMPARE_COLUMNS, GRADE_COLUMNS
 from ._csv import _cell, _frame, _missing
 
@@ -212,26 +213,3 @@ class _Output:
             if remove_journal:
                 self.journal.unlink(missing_ok=True)
         self.unlock()
-
-
-def _writable(path: Path) -> Path:
-    """The file an output is written to.
-
-    A symlink is written through (its target is replaced atomically, the link stays); a
-    device, FIFO, socket or folder is refused.
-    """
-    import stat
-
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return target
-    if stat.S_ISREG(mode):
-        return target
-    what = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
-    raise VcfMeasureError(
-        f"{path}: is {what}, not a file; the output is written to a temporary file and "
-        "renamed into place, which would replace it. Give a file path (or --out - to print "
-        "the CSV)"
-    )

@@ -25,6 +25,36 @@ RESULT_FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (CSV cells only).
+
+    Text starting with ``'`` is prefixed too, so that removing one leading ``'`` gives
+    the raw value back exactly.
+
+    Examples
+    --------
+    >>> print(neutralise_formula('=HYPERLINK("http://x")'), neutralise_formula("L1"))
+    '=HYPERLINK("http://x") L1
+    """
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def _csv_safe(df: Any) -> Any:
+    """A copy of ``df`` whose text cells are neutralised (numbers are left alone)."""
+    from pandas.api.types import is_string_dtype
+
+    df = df.copy()
+    for name in df.columns:
+        if df[name].dtype == object or is_string_dtype(df[name].dtype):
+            df[name] = df[name].map(
+                lambda v: neutralise_formula(v) if isinstance(v, str) else v)
+    return df
+
+
 def _format(path: Path, fmt: str | None) -> str:
     if fmt is not None:
         if fmt not in RESULT_FORMATS:
@@ -126,7 +156,10 @@ def write_results(obj: Any, path: str | Path, *, format: str | None = None) -> P
     Notes
     -----
     Columns ``unit``, ``spacing_row_mm``, ``spacing_col_mm`` and ``spacing_source`` are
-    added when the object knows them and the table lacks them. CSV leaves not-a-number
+    added when the object knows them and the table lacks them. In CSV, text that a
+    spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab, a
+    carriage return, or ``'``) gets a leading ``'``; JSON and Parquet keep the raw text.
+    CSV leaves not-a-number
     cells empty; JSON writes them as ``null`` under a header
     ``{"format": "vcfmeasure-results", "version": 1, "vcfmeasure_version", "kind",
     "unit", "spacing", "spacing_source", "records": [...]}``. Parquet needs the
@@ -154,7 +187,7 @@ def write_results(obj: Any, path: str | Path, *, format: str | None = None) -> P
     fmt = _format(path, format)
     df, header = _table(obj)
     if fmt == "csv":
-        write_csv_text(path, df.to_csv(index=False, lineterminator="\n"))
+        write_csv_text(path, _csv_safe(df).to_csv(index=False, lineterminator="\n"))
     elif fmt == "json":
         records = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
         atomic_write(path, dump_json({**header, "records": records}))

@@ -18,7 +18,7 @@ from ._style import (
     show_image,
 )
 
-__all__ = ["plot_landmarks", "draw_vertebra", "anterior_side", "fit_labels"]
+__all__ = ["plot_landmarks", "draw_vertebra", "anterior_side", "fit_labels", "label_extent"]
 
 _LABEL_FONTSIZE = 9.0
 
@@ -93,34 +93,53 @@ def anterior_side(landmarks: Landmarks) -> str:
     return "left" if depth < 0 else "right"
 
 
-def fit_labels(ax: Any, texts: list[Any], side: str) -> None:
+def label_extent(text: Any) -> Any:
+    """Display-pixel bounding box of a text with its background box (after a draw)."""
+    from matplotlib.transforms import Bbox
+
+    box = text.get_window_extent()
+    patch = text.get_bbox_patch()
+    return Bbox.union([box, patch.get_window_extent()]) if patch is not None else box
+
+
+def fit_labels(ax: Any, texts: list[Any], side: str, *, pad_px: float = 4.0) -> None:
     """Widen the view on ``side`` so that the level labels lie inside the axes.
 
     A label outside the axes would run into the tick labels (films facing left) or the
-    legend (facing right). The width of each label is estimated from its characters and
-    font size against the axes' width, with a margin for the final layout.
+    legend (facing right). The labels are measured, not estimated: the figure is laid out
+    (``Figure.draw_without_rendering``, constrained layout and equal aspect included), the
+    overshoot of the widest label past the axes edge is converted to data units and the
+    view widened by it, repeated until every label is ``pad_px`` display pixels inside
+    (widening a view changes its scale, so one step is not always enough).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_xlim(0, 10)
+    >>> t = ax.text(9.5, 0.5, "a long level label", ha="left")
+    >>> fit_labels(ax, [t], "right")
+    >>> bool(t.get_window_extent().x1 <= ax.get_window_extent().x1)
+    True
+    >>> plt.close(fig)
     """
     if not texts:
         return
-    x0, x1 = ax.get_xlim()
-    lo, hi = min(x0, x1), max(x0, x1)
-    width_px = max(ax.get_window_extent().width, 1.0)
-    per_px = (hi - lo) / width_px
-    dpi = ax.figure.dpi
-    need_lo, need_hi = lo, hi
-    for t in texts:
-        chars = len(t.get_text())
-        # bold 9 pt: about 0.65 em per character, plus the box padding; 1.35 for the
-        # axes shrinking under the final (constrained) layout
-        extent = (0.65 * chars + 0.6) * t.get_fontsize() * dpi / 72 * per_px * 1.35
-        x = t.get_position()[0]
+    fig = ax.figure
+    for _ in range(6):
+        fig.draw_without_rendering()
+        ax.apply_aspect()
+        box = ax.get_window_extent()
+        boxes = [label_extent(t) for t in texts]
         if side == "left":
-            need_lo = min(need_lo, x - extent)
+            over = box.x0 + pad_px - min(b.x0 for b in boxes)
         else:
-            need_hi = max(need_hi, x + extent)
-    if (need_lo, need_hi) != (lo, hi):
-        new = (need_lo, need_hi) if x0 <= x1 else (need_hi, need_lo)
-        ax.set_xlim(*new)
+            over = max(b.x1 for b in boxes) - (box.x1 - pad_px)
+        if over <= 0.5:
+            return
+        x0, x1 = ax.get_xlim()  # screen left, screen right (inverted axes too)
+        step = over * (x1 - x0) / max(box.width, 1.0) * 1.05
+        ax.set_xlim(x0 - step, x1) if side == "left" else ax.set_xlim(x0, x1 + step)
 
 
 def plot_landmarks(

@@ -18,7 +18,10 @@ from ._style import (
     show_image,
 )
 
-__all__ = ["plot_landmarks", "draw_vertebra", "anterior_side", "fit_labels", "label_extent"]
+__all__ = [
+    "SET_MARKERS", "anterior_side", "draw_vertebra", "fit_labels", "label_extent", "marker_style",
+    "plot_landmarks",
+]
 
 _LABEL_FONTSIZE = 9.0
 
@@ -26,9 +29,28 @@ _LABEL_FONTSIZE = 9.0
 _HEIGHT_PAIRS = ((2, 3), (1, 4), (0, 5))
 
 
+#: Markers of the landmark sets drawn on one axes, in call order: a filled circle, then a
+#: cross, a plus and an open triangle, so that each set shows over the ones before it.
+SET_MARKERS: tuple[str, ...] = ("o", "x", "+", "^")
+
+
+def marker_style(marker: str, color: str, size: float = 5.0) -> dict[str, Any]:
+    """Line2D keywords of a landmark marker: filled with a black edge, or drawn in ``color``.
+
+    Examples
+    --------
+    >>> marker_style("o", "C0")["mec"], marker_style("x", "C1")["mec"]
+    ('black', 'C1')
+    """
+    if marker == "o":
+        return {"marker": "o", "ms": size, "mfc": color, "mec": "black", "mew": 0.6}
+    filled = "none" if marker in ("^", "s", "D", "v") else color
+    return {"marker": marker, "ms": size * 1.5, "mfc": filled, "mec": color, "mew": 1.6}
+
+
 def draw_vertebra(
     ax: Any, level: str, xy: np.ndarray, *, color: str, label: str | None = None,
-    heights: bool = True, marker_size: float = 5.0,
+    heights: bool = True, marker_size: float = 5.0, marker: str = "o",
 ) -> dict[str, Any]:
     """Draw one vertebra's six points, closed outline, heights and name on ``ax``.
 
@@ -43,6 +65,11 @@ def draw_vertebra(
         Text next to the anterior wall; default the level name.
     heights : bool
         Draw the Ha, Hm, Hp segments (dashed).
+    marker_size : float
+        Points.
+    marker : str
+        A matplotlib marker: ``"o"`` (filled, black edge) or one of :data:`SET_MARKERS`
+        (a cross or an open shape drawn in ``color``, so that a set underneath shows).
 
     Returns
     -------
@@ -60,8 +87,8 @@ def draw_vertebra(
             (seg,) = ax.plot(xy[[i, j], 0], xy[[i, j], 1], "--", color=color, lw=1.0)
             seg.set_gid(f"vcfmeasure:{level}:height")
             segments.append(seg)
-    (points,) = ax.plot(xy[:, 0], xy[:, 1], "o", ms=marker_size, mfc=color, mec="black",
-                        mew=0.6, ls="none")
+    (points,) = ax.plot(xy[:, 0], xy[:, 1], ls="none", **marker_style(marker, color,
+                                                                      marker_size))
     points.set_gid(f"vcfmeasure:{level}:points")
     posterior = xy[[0, 5]].mean(axis=0)
     anterior = xy[[2, 3]].mean(axis=0)
@@ -198,7 +225,9 @@ def plot_landmarks(
     label : str, optional
         The legend entry of this set. Call again with ``radiograph=None``, ``ax=ax`` and
         another ``color``/``label`` to overlay a second set; level names are written
-        once per level.
+        once per level. Each overlaid set gets its own marker (:data:`SET_MARKERS`: filled
+        circles, then crosses, plus signs, open triangles), so that where two readers agree
+        both sets still show, one inside the other.
 
     Returns
     -------
@@ -251,6 +280,9 @@ def plot_landmarks(
         ax.set_xlabel("x (px)")
         ax.set_ylabel("y (px)")
     state = _state(ax)
+    index = state.get("count", 0) if overlay else 0
+    marker = SET_MARKERS[index % len(SET_MARKERS)]
+    state["count"] = index + 1
     graded = grades_by_level(grades)
     provenance = landmarks.provenance
     named = {t.get_gid() for t in ax.texts}
@@ -267,9 +299,11 @@ def plot_landmarks(
         if prov.needs_review:
             text += " (review)"
         art = draw_vertebra(ax, level, landmarks[level], color=shade, label=text,
-                            heights=heights)
+                            heights=heights, marker=marker)
         if prov.needs_review:
             art["outline"].set_linestyle(":")
+        if color is not None:  # the name belongs to no set: white reads on any colour
+            art["label"].set_color("white")
         if f"vcfmeasure:{level}:label" in named:
             art["label"].remove()  # an overlaid set: the name is already written
         else:
@@ -281,8 +315,8 @@ def plot_landmarks(
     if label is not None:
         from matplotlib.lines import Line2D
 
-        state["sets"].append(Line2D([], [], color=color or GRADE_COLORS[0], marker="o",
-                                    mec="black", label=label))
+        state["sets"].append(Line2D([], [], color=color or GRADE_COLORS[0], label=label,
+                                    **marker_style(marker, color or GRADE_COLORS[0])))
     if grades is not None and legend and color is None:
         state["grades"] = _grade_handles(graded)
     if legend and (state["sets"] or state["grades"]):

@@ -61,9 +61,10 @@ def panel_aspect(sets: list[Landmarks], levels: list[str], *, margin: float = 1.
     >>> import numpy as np, vcfmeasure as vm
     >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
     >>> one = vm.Landmarks({"L1": box})
-    >>> many = vm.Landmarks({lv: box + [0, 36 * i] for i, lv in enumerate(["T11", "T12", "L1", "L2", "L3", "L4"])})
-    >>> panel_aspect([one], ["L1"]), panel_aspect([many], many.levels)
-    (1.3, 2.6)
+    >>> names = ["T11", "T12", "L1", "L2", "L3", "L4"]
+    >>> many = vm.Landmarks({lv: box + [0, 36 * i] for i, lv in enumerate(names)})
+    >>> panel_aspect([one], ["L1"]), panel_aspect([many], many.levels)  # (180 + 60) / (40 + 60)
+    (1.3, 2.4)
     """
     ratios = []
     for lm in sets:

@@ -303,3 +303,27 @@ def test_overlaid_landmark_sets_get_distinct_markers_so_both_show():
     # a fresh image on the same axes starts again with circles
     vm.plot_landmarks(image, lm, ax=ax, color="#0072B2")
     assert [a for a in ax.lines if a.get_gid() == "vcfmeasure:L1:points"][-1].get_marker() == "o"
+
+
+def test_report_footer_stays_on_the_page_with_a_long_spacing_source():
+    lm = toy_landmarks(LEVELS)
+    base = toy_image(lm)
+    source = ("magnification-corrected: (0018,1164) Imager Pixel Spacing 0.15\\0.15 / "
+              "(0018,1114) Estimated Radiographic Magnification Factor 1.15")
+    image = vm.Radiograph(base.pixels, spacing=0.13, spacing_source=source)
+    fig = vm.plot.patient_report(image, lm)
+    (footer,) = fig.axes[3].texts
+    fig.canvas.draw()
+    box = footer.get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
+    assert source in " ".join(footer.get_text().split())
+
+
+def test_scale_bar_reads_on_bright_film_too():
+    lm = toy_landmarks(LEVELS)
+    bright = toy_image(lm, spacing=0.25)
+    image = vm.Radiograph(np.ones_like(bright.pixels), spacing=0.25, spacing_source="user")
+    ax = vm.plot_landmarks(image, lm)
+    for artist in scale_bar_artists(ax):  # white with a black rim
+        (stroke,) = artist.get_path_effects()
+        assert mcolors.to_hex(stroke._gc["foreground"]) == "#000000"

@@ -274,6 +274,7 @@ def plot_landmarks(
     if radiograph is not None:
         show_image(ax, radiograph, scale_bar=scale_bar,
                    bar_side="right" if side == "left" else "left")
+        ax.set_facecolor("black")  # a view widened for the names reads as film edge
     elif not overlay:
         ax.set_aspect("equal")
         ax.invert_yaxis()

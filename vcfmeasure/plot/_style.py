@@ -211,6 +211,12 @@ def add_scale_bar(ax: Any, spacing: tuple[float, float], *, side: str = "left") 
     # stays inside the view however narrow: centred on a short bar it could overhang
     text = ax.text(0, 0.055, "", color="white", ha="left" if side == "left" else "right",
                    va="bottom", fontsize=8, transform=trans, zorder=5)
+    # a dark rim: white on a bright part of the film would vanish
+    from matplotlib import patheffects
+
+    rim = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+    text.set_path_effects(rim)
+    bar.set_path_effects([patheffects.withStroke(linewidth=5, foreground="black")])
     text.set_gid("vcfmeasure:scale_bar_label")
 
     def place(_: Any = None) -> None:

@@ -270,10 +270,13 @@ def test_comparison_notes_of_adjacent_levels_do_not_overlap_and_stay_on_the_page
         assert post[lv][:, 1].min() - 1 <= y <= post[lv][:, 1].max() + 1
 
 
-def test_comparison_of_a_long_spine_uses_tall_panels_next_to_each_other():
+@pytest.mark.parametrize("facing", ["left", "right"])
+def test_comparison_of_a_long_spine_uses_tall_panels_next_to_each_other(facing):
     pre = toy_landmarks(ALL_LEVELS, loss={"L1": (0.35, 0.15, 0.0)})
     post = toy_landmarks(ALL_LEVELS, loss={"L1": (0.1, 0.05, 0.0)}, scale=1.2, origin=(70, 30))
     pre_img, post_img = toy_image(pre, spacing=0.25), toy_image(post, spacing=0.25 / 1.2)
+    if facing == "left":
+        pre, post = mirrored(pre, pre_img.shape[1]), mirrored(post, post_img.shape[1])
     fig = vm.plot.plot_comparison(pre_img, pre, post_img, post)
     ax_pre, ax_post = fig.axes[:2]
     fig.canvas.draw()
@@ -281,6 +284,14 @@ def test_comparison_of_a_long_spine_uses_tall_panels_next_to_each_other():
     assert a.height / a.width > 2.0 and b.height / b.width > 2.0
     assert b.x0 - a.x1 < 0.12 * fig.bbox.width  # the alignment lines stay short
     assert fig.get_figwidth() < 9.0
+    for ax in (ax_pre, ax_post):  # level names inside their panel, clear of its ticks
+        inside = ax.get_window_extent()
+        ticks = [t.get_window_extent() for t in ax.get_xticklabels() + ax.get_yticklabels()
+                 if t.get_text() and t.get_visible()]
+        for t in level_labels(ax):
+            box = Bbox.union([t.get_window_extent(), t.get_bbox_patch().get_window_extent()])
+            assert inside.x0 <= box.x0 and box.x1 <= inside.x1
+            assert not any(box.overlaps(o) for o in ticks)
     # first and last levels at the same screen height in both panels
     for lv in (ALL_LEVELS[0], ALL_LEVELS[-1]):
         ya = ax_pre.transData.transform(pre[lv].mean(axis=0))[1]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._errors import PlausibilityWarning, VcfMeasureError
 from ..landmarks import Landmarks
-from ._overlay import anterior_side, fit_labels, plot_landmarks
+from ._overlay import anterior_side, fit_labels, layout, plot_landmarks
 from ._style import OKABE_ITO, fmt_number, short_source
 
 __all__ = ["plot_comparison", "aligned_window", "panel_aspect"]
@@ -289,7 +289,7 @@ def _stack_notes(ax: Any, notes: list[Any], *, gap_px: float = 4.0) -> None:
     if not notes:
         return
     fig = ax.figure
-    fig.draw_without_rendering()
+    layout(fig)
     boxes = [n.get_bbox_patch().get_window_extent() for n in notes]
     order = sorted(range(len(notes)), key=lambda i: -boxes[i].y1)  # top first
     centres = {i: 0.5 * (boxes[i].y0 + boxes[i].y1) for i in order}

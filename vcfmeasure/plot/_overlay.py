@@ -19,7 +19,8 @@ from ._style import (
 )
 
 __all__ = [
-    "SET_MARKERS", "anterior_side", "draw_vertebra", "fit_labels", "label_extent", "marker_style",
+    "SET_MARKERS", "anterior_side", "draw_vertebra", "fit_labels", "label_extent", "layout",
+    "marker_style",
     "plot_landmarks",
 ]
 
@@ -120,6 +121,22 @@ def anterior_side(landmarks: Landmarks) -> str:
     return "left" if depth < 0 else "right"
 
 
+def layout(fig: Any) -> None:
+    """Lay ``fig`` out (constrained layout, aspect, text sizes) to measure its artists.
+
+    The images are hidden meanwhile: they take no part in the layout, and resampling a
+    large film is most of a draw's cost.
+    """
+    images = [im for ax in fig.axes for im in ax.images if im.get_visible()]
+    for im in images:
+        im.set_visible(False)
+    try:
+        fig.draw_without_rendering()
+    finally:
+        for im in images:
+            im.set_visible(True)
+
+
 def label_extent(text: Any) -> Any:
     """Display-pixel bounding box of a text with its background box (after a draw)."""
     from matplotlib.transforms import Bbox
@@ -154,7 +171,7 @@ def fit_labels(ax: Any, texts: list[Any], side: str, *, pad_px: float = 4.0) -> 
         return
     fig = ax.figure
     for _ in range(6):
-        fig.draw_without_rendering()
+        layout(fig)
         ax.apply_aspect()
         box = ax.get_window_extent()
         boxes = [label_extent(t) for t in texts]

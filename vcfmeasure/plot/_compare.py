@@ -9,10 +9,10 @@ import numpy as np
 
 from .._errors import PlausibilityWarning, VcfMeasureError
 from ..landmarks import Landmarks
-from ._overlay import anterior_side, fit_labels, plot_landmarks
+from ._overlay import anterior_side, fit_labels, layout, plot_landmarks
 from ._style import OKABE_ITO, fmt_number, short_source
 
-__all__ = ["plot_comparison", "aligned_window"]
+__all__ = ["plot_comparison", "aligned_window", "panel_aspect"]
 
 
 def aligned_window(
@@ -45,6 +45,36 @@ def aligned_window(
     half_width = (bottom - top) / box_aspect / 2
     cx = centroids[:, 0].mean()
     return (float(cx - half_width), float(cx + half_width)), (float(bottom), float(top))
+
+
+def panel_aspect(sets: list[Landmarks], levels: list[str], *, margin: float = 1.0,
+                 lo: float = 1.3, hi: float = 2.6) -> float:
+    """Height / width of both panels: tall enough for a long spine, wide enough for a short one.
+
+    The ratio of the aligned window's height (``levels`` plus ``margin`` body heights above
+    and below) to the spine's width (plus the same margin each side), the smaller over
+    ``sets`` so that both spines fit, kept within ``[lo, hi]``. A long spine (T4-L4) then
+    fills a narrow panel instead of a wide one that is mostly film edge.
+
+    Examples
+    --------
+    >>> import numpy as np, vcfmeasure as vm
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 30], [20, 30], [0, 30]], float)
+    >>> one = vm.Landmarks({"L1": box})
+    >>> names = ["T11", "T12", "L1", "L2", "L3", "L4"]
+    >>> many = vm.Landmarks({lv: box + [0, 36 * i] for i, lv in enumerate(names)})
+    >>> panel_aspect([one], ["L1"]), panel_aspect([many], many.levels)  # (180 + 60) / (40 + 60)
+    (1.3, 2.4)
+    """
+    ratios = []
+    for lm in sets:
+        xy = np.concatenate([lm[lv] for lv in levels])
+        body = float(np.mean([np.ptp(lm[lv][:, 1]) for lv in levels]))
+        centroids = np.array([lm[lv].mean(axis=0) for lv in levels])
+        height = centroids[-1, 1] - centroids[0, 1] + 2 * margin * body
+        width = float(np.ptp(xy[:, 0])) + 2 * margin * body
+        ratios.append(abs(height) / max(width, 1e-9))
+    return float(np.clip(min(ratios), lo, hi))
 
 
 #: A pre-operative height loss below this is treated as none: no "% restored" is shown, and
@@ -90,7 +120,7 @@ def plot_comparison(
     annotate: list[str] | None = None,
     pre_grades: Any = None,
     post_grades: Any = None,
-    figsize: tuple[float, float] = (11.0, 6.5),
+    figsize: tuple[float, float] | None = None,
     cement: Any = None,
 ) -> Any:
     """Pre- and post-operative radiographs side by side, aligned per level, with restoration.
@@ -120,8 +150,9 @@ def plot_comparison(
         (against the restoration's reference), or all of them when none had.
     pre_grades, post_grades : Grades, optional
         Colour each panel's vertebrae by grade.
-    figsize : (float, float)
-        Inches.
+    figsize : (float, float), optional
+        Inches. Default 6.5 high and as wide as the two panels and the notes need: 11 for
+        a few levels, about 8 for a long spine (T4-L4), whose panels are taller than wide.
     cement : CementReport, optional
         From :func:`vcfmeasure.cement.measure_cement` on the post image: its cement
         outlines and leaks are drawn on the post panel. A ``restoration`` made with
@@ -182,9 +213,15 @@ def plot_comparison(
     from matplotlib.transforms import blended_transform_factory
 
     # wspace: room between the panels for the alignment lines
+    box_aspect = panel_aspect([pre_landmarks, post_landmarks], levels)
+    if figsize is None:
+        # two panels about 5.4 in high, plus ticks, the gap and the notes (about 3.6 in)
+        figsize = (float(np.clip(2 * 5.4 / box_aspect + 3.6, 7.0, 11.0)), 6.5)
     fig, (ax_pre, ax_post) = plt.subplots(1, 2, figsize=figsize,
                                           layout=ConstrainedLayoutEngine(wspace=0.1))
-    box_aspect = 1.3
+    # the panels hug the gap between them, so the alignment lines stay short
+    ax_pre.set_anchor("E")
+    ax_post.set_anchor("W")
     for ax, image, lm, grades, name in ((ax_pre, pre_image, pre_landmarks, pre_grades, "pre"),
                                         (ax_post, post_image, post_landmarks, post_grades,
                                          "post")):
@@ -201,6 +238,7 @@ def plot_comparison(
     # the alignment lines, which run only in the gap between the panels, over no text
     ax_post.tick_params(axis="y", labelleft=False)
     ax_post.set_ylabel("")
+    placed: list[Any] = []
     edge = {ax: blended_transform_factory(ax.transAxes, ax.transData) for ax in (ax_pre, ax_post)}
     for lv in levels:
         a = pre_landmarks[lv].mean(axis=0)
@@ -221,6 +259,7 @@ def plot_comparison(
                             "shrinkB": shrink},
             )
             text.set_gid(f"vcfmeasure:restoration:{lv}")
+            placed.append(text)
     if cement is not None or getattr(restoration, "incident", None) is not None:
         from ._cement import draw_cement, draw_incident
 
@@ -232,10 +271,44 @@ def plot_comparison(
                  f"(heights in {restoration.unit}; spacing: "
                  f"{short_source(restoration.spacing_source)})",
                  fontsize=10)
+    _stack_notes(ax_post, placed)
     if notes:
         fig.text(0.01, 0.005, "\n".join(f"warning: {n}" for n in notes), fontsize=6,
                  color=OKABE_ITO["vermillion"], va="bottom", wrap=True)
     return fig
+
+
+def _stack_notes(ax: Any, notes: list[Any], *, gap_px: float = 4.0) -> None:
+    """Move the restoration notes apart vertically so that no two boxes overlap.
+
+    Each note starts level with its vertebra; after a layout pass the boxes are measured
+    and, top to bottom, each is pushed below the one above it (``gap_px`` display pixels
+    apart). The stack is then shifted up if it runs off the bottom of the figure, never
+    above its top. The arrows still end at their vertebrae.
+    """
+    if not notes:
+        return
+    fig = ax.figure
+    layout(fig)
+    boxes = [n.get_bbox_patch().get_window_extent() for n in notes]
+    order = sorted(range(len(notes)), key=lambda i: -boxes[i].y1)  # top first
+    centres = {i: 0.5 * (boxes[i].y0 + boxes[i].y1) for i in order}
+    floor = None
+    for i in order:
+        half = 0.5 * boxes[i].height
+        if floor is not None and centres[i] + half > floor - gap_px:
+            centres[i] = floor - gap_px - half
+        floor = centres[i] - half
+    low = min(centres[i] - 0.5 * boxes[i].height for i in order)
+    top_room = fig.bbox.y1 - max(centres[i] + 0.5 * boxes[i].height for i in order)
+    lift = min(max(0.0, fig.bbox.y0 + gap_px - low), max(0.0, top_room - gap_px))
+    inverse = ax.transData.inverted()
+    for i in order:
+        y = centres[i] + lift
+        if abs(y - 0.5 * (boxes[i].y0 + boxes[i].y1)) < 0.5:
+            continue
+        _, y_data = inverse.transform((0.0, y))
+        notes[i].xyann = (notes[i].xyann[0], float(y_data))
 
 
 def _arrow_target(xy: np.ndarray, ax: Any, level: str) -> tuple[np.ndarray, float]:

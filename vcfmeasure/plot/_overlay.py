@@ -18,7 +18,11 @@ from ._style import (
     show_image,
 )
 
-__all__ = ["plot_landmarks", "draw_vertebra", "anterior_side", "fit_labels"]
+__all__ = [
+    "SET_MARKERS", "anterior_side", "draw_vertebra", "fit_labels", "label_extent", "layout",
+    "marker_style",
+    "plot_landmarks",
+]
 
 _LABEL_FONTSIZE = 9.0
 
@@ -26,9 +30,28 @@ _LABEL_FONTSIZE = 9.0
 _HEIGHT_PAIRS = ((2, 3), (1, 4), (0, 5))
 
 
+#: Markers of the landmark sets drawn on one axes, in call order: a filled circle, then a
+#: cross, a plus and an open triangle, so that each set shows over the ones before it.
+SET_MARKERS: tuple[str, ...] = ("o", "x", "+", "^")
+
+
+def marker_style(marker: str, color: str, size: float = 5.0) -> dict[str, Any]:
+    """Line2D keywords of a landmark marker: filled with a black edge, or drawn in ``color``.
+
+    Examples
+    --------
+    >>> marker_style("o", "C0")["mec"], marker_style("x", "C1")["mec"]
+    ('black', 'C1')
+    """
+    if marker == "o":
+        return {"marker": "o", "ms": size, "mfc": color, "mec": "black", "mew": 0.6}
+    filled = "none" if marker in ("^", "s", "D", "v") else color
+    return {"marker": marker, "ms": size * 1.5, "mfc": filled, "mec": color, "mew": 1.6}
+
+
 def draw_vertebra(
     ax: Any, level: str, xy: np.ndarray, *, color: str, label: str | None = None,
-    heights: bool = True, marker_size: float = 5.0,
+    heights: bool = True, marker_size: float = 5.0, marker: str = "o",
 ) -> dict[str, Any]:
     """Draw one vertebra's six points, closed outline, heights and name on ``ax``.
 
@@ -43,6 +66,11 @@ def draw_vertebra(
         Text next to the anterior wall; default the level name.
     heights : bool
         Draw the Ha, Hm, Hp segments (dashed).
+    marker_size : float
+        Points.
+    marker : str
+        A matplotlib marker: ``"o"`` (filled, black edge) or one of :data:`SET_MARKERS`
+        (a cross or an open shape drawn in ``color``, so that a set underneath shows).
 
     Returns
     -------
@@ -60,8 +88,8 @@ def draw_vertebra(
             (seg,) = ax.plot(xy[[i, j], 0], xy[[i, j], 1], "--", color=color, lw=1.0)
             seg.set_gid(f"vcfmeasure:{level}:height")
             segments.append(seg)
-    (points,) = ax.plot(xy[:, 0], xy[:, 1], "o", ms=marker_size, mfc=color, mec="black",
-                        mew=0.6, ls="none")
+    (points,) = ax.plot(xy[:, 0], xy[:, 1], ls="none", **marker_style(marker, color,
+                                                                      marker_size))
     points.set_gid(f"vcfmeasure:{level}:points")
     posterior = xy[[0, 5]].mean(axis=0)
     anterior = xy[[2, 3]].mean(axis=0)
@@ -93,34 +121,69 @@ def anterior_side(landmarks: Landmarks) -> str:
     return "left" if depth < 0 else "right"
 
 
-def fit_labels(ax: Any, texts: list[Any], side: str) -> None:
+def layout(fig: Any) -> None:
+    """Lay ``fig`` out (constrained layout, aspect, text sizes) to measure its artists.
+
+    The images are hidden meanwhile: they take no part in the layout, and resampling a
+    large film is most of a draw's cost.
+    """
+    images = [im for ax in fig.axes for im in ax.images if im.get_visible()]
+    for im in images:
+        im.set_visible(False)
+    try:
+        fig.draw_without_rendering()
+    finally:
+        for im in images:
+            im.set_visible(True)
+
+
+def label_extent(text: Any) -> Any:
+    """Display-pixel bounding box of a text with its background box (after a draw)."""
+    from matplotlib.transforms import Bbox
+
+    box = text.get_window_extent()
+    patch = text.get_bbox_patch()
+    return Bbox.union([box, patch.get_window_extent()]) if patch is not None else box
+
+
+def fit_labels(ax: Any, texts: list[Any], side: str, *, pad_px: float = 4.0) -> None:
     """Widen the view on ``side`` so that the level labels lie inside the axes.
 
     A label outside the axes would run into the tick labels (films facing left) or the
-    legend (facing right). The width of each label is estimated from its characters and
-    font size against the axes' width, with a margin for the final layout.
+    legend (facing right). The labels are measured, not estimated: the figure is laid out
+    (``Figure.draw_without_rendering``, constrained layout and equal aspect included), the
+    overshoot of the widest label past the axes edge is converted to data units and the
+    view widened by it, repeated until every label is ``pad_px`` display pixels inside
+    (widening a view changes its scale, so one step is not always enough).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_xlim(0, 10)
+    >>> t = ax.text(9.5, 0.5, "a long level label", ha="left")
+    >>> fit_labels(ax, [t], "right")
+    >>> bool(t.get_window_extent().x1 <= ax.get_window_extent().x1)
+    True
+    >>> plt.close(fig)
     """
     if not texts:
         return
-    x0, x1 = ax.get_xlim()
-    lo, hi = min(x0, x1), max(x0, x1)
-    width_px = max(ax.get_window_extent().width, 1.0)
-    per_px = (hi - lo) / width_px
-    dpi = ax.figure.dpi
-    need_lo, need_hi = lo, hi
-    for t in texts:
-        chars = len(t.get_text())
-        # bold 9 pt: about 0.65 em per character, plus the box padding; 1.35 for the
-        # axes shrinking under the final (constrained) layout
-        extent = (0.65 * chars + 0.6) * t.get_fontsize() * dpi / 72 * per_px * 1.35
-        x = t.get_position()[0]
+    fig = ax.figure
+    for _ in range(6):
+        layout(fig)
+        ax.apply_aspect()
+        box = ax.get_window_extent()
+        boxes = [label_extent(t) for t in texts]
         if side == "left":
-            need_lo = min(need_lo, x - extent)
+            over = box.x0 + pad_px - min(b.x0 for b in boxes)
         else:
-            need_hi = max(need_hi, x + extent)
-    if (need_lo, need_hi) != (lo, hi):
-        new = (need_lo, need_hi) if x0 <= x1 else (need_hi, need_lo)
-        ax.set_xlim(*new)
+            over = max(b.x1 for b in boxes) - (box.x1 - pad_px)
+        if over <= 0.5:
+            return
+        x0, x1 = ax.get_xlim()  # screen left, screen right (inverted axes too)
+        step = over * (x1 - x0) / max(box.width, 1.0) * 1.05
+        ax.set_xlim(x0 - step, x1) if side == "left" else ax.set_xlim(x0, x1 + step)
 
 
 def plot_landmarks(
@@ -179,7 +242,9 @@ def plot_landmarks(
     label : str, optional
         The legend entry of this set. Call again with ``radiograph=None``, ``ax=ax`` and
         another ``color``/``label`` to overlay a second set; level names are written
-        once per level.
+        once per level. Each overlaid set gets its own marker (:data:`SET_MARKERS`: filled
+        circles, then crosses, plus signs, open triangles), so that where two readers agree
+        both sets still show, one inside the other.
 
     Returns
     -------
@@ -226,12 +291,16 @@ def plot_landmarks(
     if radiograph is not None:
         show_image(ax, radiograph, scale_bar=scale_bar,
                    bar_side="right" if side == "left" else "left")
+        ax.set_facecolor("black")  # a view widened for the names reads as film edge
     elif not overlay:
         ax.set_aspect("equal")
         ax.invert_yaxis()
         ax.set_xlabel("x (px)")
         ax.set_ylabel("y (px)")
     state = _state(ax)
+    index = state.get("count", 0) if overlay else 0
+    marker = SET_MARKERS[index % len(SET_MARKERS)]
+    state["count"] = index + 1
     graded = grades_by_level(grades)
     provenance = landmarks.provenance
     named = {t.get_gid() for t in ax.texts}
@@ -248,9 +317,11 @@ def plot_landmarks(
         if prov.needs_review:
             text += " (review)"
         art = draw_vertebra(ax, level, landmarks[level], color=shade, label=text,
-                            heights=heights)
+                            heights=heights, marker=marker)
         if prov.needs_review:
             art["outline"].set_linestyle(":")
+        if color is not None:  # the name belongs to no set: white reads on any colour
+            art["label"].set_color("white")
         if f"vcfmeasure:{level}:label" in named:
             art["label"].remove()  # an overlaid set: the name is already written
         else:
@@ -262,8 +333,8 @@ def plot_landmarks(
     if label is not None:
         from matplotlib.lines import Line2D
 
-        state["sets"].append(Line2D([], [], color=color or GRADE_COLORS[0], marker="o",
-                                    mec="black", label=label))
+        state["sets"].append(Line2D([], [], color=color or GRADE_COLORS[0], label=label,
+                                    **marker_style(marker, color or GRADE_COLORS[0])))
     if grades is not None and legend and color is None:
         state["grades"] = _grade_handles(graded)
     if legend and (state["sets"] or state["grades"]):

@@ -207,8 +207,16 @@ def add_scale_bar(ax: Any, spacing: tuple[float, float], *, side: str = "left") 
     (bar,) = ax.plot([0, 1], [0.04, 0.04], color="white", lw=3, solid_capstyle="butt",
                      transform=trans, zorder=5)
     bar.set_gid("vcfmeasure:scale_bar")
-    text = ax.text(0, 0.055, "", color="white", ha="center", va="bottom", fontsize=8,
-                   transform=trans, zorder=5)
+    # the text starts where the bar starts (ends where it ends, on the right), so that it
+    # stays inside the view however narrow: centred on a short bar it could overhang
+    text = ax.text(0, 0.055, "", color="white", ha="left" if side == "left" else "right",
+                   va="bottom", fontsize=8, transform=trans, zorder=5)
+    # a dark rim: white on a bright part of the film would vanish
+    from matplotlib import patheffects
+
+    rim = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+    text.set_path_effects(rim)
+    bar.set_path_effects([patheffects.withStroke(linewidth=5, foreground="black")])
     text.set_gid("vcfmeasure:scale_bar_label")
 
     def place(_: Any = None) -> None:
@@ -218,7 +226,7 @@ def add_scale_bar(ax: Any, spacing: tuple[float, float], *, side: str = "left") 
         length = length_mm / spacing[1]
         start = x0 + 0.04 * (x1 - x0) if side == "left" else x1 - 0.04 * (x1 - x0) - length
         bar.set_xdata([start, start + length])
-        text.set_x(start + length / 2)
+        text.set_x(start if side == "left" else start + length)
         text.set_text(f"{length_mm:g} mm")
 
     place()

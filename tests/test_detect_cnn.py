@@ -112,3 +112,42 @@ def test_model_grid_maps_back_to_full_pixels():
     g = _cnn.to_full(np.arange(60.0), step)
     lo, hi = np.percentile(np.tile(g, (40, 1)), [1.0, 99.0])
     assert np.allclose(x[0], (g - lo) / (hi - lo), atol=1e-5)
+
+
+def _core_map(boxes, bridge=None, shape=(60, 40)):
+    p = np.zeros(shape)
+    for r0, r1, c0, c1 in boxes:
+        p[r0:r1, c0:c1] = 0.95
+    if bridge is not None:
+        r0, r1, c0, c1, v = bridge
+        p[r0:r1, c0:c1] = v
+    return p
+
+
+@pytest.mark.parametrize("bridge", [(18, 21, 8, 24, 0.6), (18, 21, 13, 18, 0.97)])
+def test_two_cores_touching_across_a_thin_disc_are_split(bridge):
+    # two 14 x 22 mm cores joined across a 3 mm disc: by a wide, weaker bridge (splits at
+    # probability 0.7) or a 5 mm neck as strong as the bodies (splits by erosion)
+    p = _core_map([(4, 18, 5, 27), (21, 35, 5, 27)], bridge)
+    lab, n = _cnn.split_cores(p)
+    assert n == 2
+    top, bottom = lab[10, 15], lab[28, 15]
+    assert top != bottom and top > 0 and bottom > 0
+    assert (lab[4:18, 5:27] == top).all() and (lab[21:35, 5:27] == bottom).all()
+
+
+def test_one_core_with_a_dip_or_a_waist_stays_one_body():
+    # a biconcave-like waist (10 mm high at its narrowest) and a weak patch inside
+    p = _core_map([(4, 30, 5, 35)])
+    p[4:12, 15:25] = 0.0  # superior concavity
+    p[22:30, 15:25] = 0.0  # inferior concavity
+    p[14:20, 8:14] = 0.65
+    lab, n = _cnn.split_cores(p)
+    assert n == 1
+    assert ((lab > 0) == (p > 0.5)).all()
+
+
+def test_small_pieces_are_not_split_off():
+    # a bridge to a blob under the 40 mm^2 minimum core: no split that leaves it alone
+    p = _core_map([(4, 20, 5, 27), (23, 28, 10, 16)], (20, 23, 10, 16, 0.6))
+    assert _cnn.split_cores(p)[1] == 1

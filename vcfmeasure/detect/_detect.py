@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from .. import __version__
 from .._errors import ImageError, LandmarkError, SpacingWarning, VcfMeasureError
+from ..geometry import body_frame
 from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
 from ..radiograph import Radiograph
@@ -50,6 +51,9 @@ REVIEW_THRESHOLD = 0.5
 SEARCH_SPACINGS_MM = (0.06, 0.09, 0.135, 0.2, 0.3, 0.45, 0.7)
 #: A body with a point closer than this to the image border (mm) is cut: not reported.
 BORDER_MM = 1.0
+#: A doubtful body (confidence below the review threshold) at either end of the chain
+#: with a point this close to the border (mm) is taken as cut by it and not reported.
+END_BORDER_MM = 2.0
 #: A refined point farther than this from the detector's (mm) keeps the detector's.
 AGREE_MM = 1.5
 #: Bodies whose core is smaller than this fraction of the median core are not bodies.
@@ -110,9 +114,9 @@ def _heights_mm(points, spacing_mm):
     return hp, depth
 
 
-def _cut_by_border(points, shape, spacing_mm) -> bool:
-    """True when a point lies within :data:`BORDER_MM` of the image border or outside."""
-    m = BORDER_MM / spacing_mm
+def _cut_by_border(points, shape, spacing_mm, border_mm: float = BORDER_MM) -> bool:
+    """True when a point lies within ``border_mm`` of the image border or outside."""
+    m = border_mm / spacing_mm
     rows, cols = shape
     x, y = points[:, 0], points[:, 1]
     return bool(((x < m) | (y < m) | (x > cols - 1 - m) | (y > rows - 1 - m)).any())
@@ -354,6 +358,25 @@ def _on_chain(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     return [b for b, k in zip(bodies, keep, strict=True) if k]
 
 
+def _trim_ends(bodies: list[_Body], shape, spacing_mm: float, threshold: float) -> list[_Body]:
+    """Drop doubtful bodies near the border at the ends of the chain (cut bodies).
+
+    The network places corners on what it sees of a body the border cuts, so a cut
+    body can look whole; at the chain's ends it would shift every name given by an
+    anchor. Such a body is dropped when its confidence is below ``threshold`` (the
+    default review threshold, whatever the caller's) and a point lies within
+    :data:`END_BORDER_MM` of the border.
+    """
+    out = list(bodies)
+    while out and out[0].confidence < threshold and _cut_by_border(
+            out[0].points, shape, spacing_mm, END_BORDER_MM):
+        out.pop(0)
+    while out and out[-1].confidence < threshold and _cut_by_border(
+            out[-1].points, shape, spacing_mm, END_BORDER_MM):
+        out.pop()
+    return out
+
+
 def _orient(c: _cnn.Candidate, facing: float) -> None:
     """Put each corner pair of ``c`` in the film's facing (anterior towards ``facing`` x)."""
     for post, ant in ((0, 2), (5, 3)):
@@ -491,6 +514,7 @@ def detect_landmarks(
     bodies = [b for b in bodies if _plausible(b.points) is None]
     bodies.sort(key=lambda b: float(b.points[:, 1].mean()))
     bodies = _on_chain(bodies, spacing_mm)
+    bodies = _trim_ends(bodies, pixels.shape, spacing_mm, REVIEW_THRESHOLD)
     if not bodies:
         raise ImageError(
             f"{where}: no vertebral body found: not a lateral spine radiograph (AP/PA, "
@@ -532,9 +556,27 @@ def detect_landmarks(
     try:
         return Landmarks(pts, provenance=prov, image=image)
     except LandmarkError:
-        # inconsistent between levels (e.g. one body's sides swapped): keep them, flagged
-        prov = {k: _flag(v, "inconsistent with its neighbours") for k, v in prov.items()}
+        # inconsistent between levels (e.g. one body's sides swapped): keep them, the odd
+        # ones flagged (all of them when no single culprit is found)
+        odd = _odd_bodies(pts)
+        prov = {k: _flag(v, "inconsistent with its neighbours") if odd[k] else v
+                for k, v in prov.items()}
         return Landmarks(pts, provenance=prov, image=image, validate=False)
+
+
+def _odd_bodies(pts: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Which bodies disagree with the majority's facing or cranial direction."""
+    names = list(pts)
+    xy = np.stack([pts[k] for k in names])
+    _, cranial, hand = body_frame(xy)
+    c = xy.mean(axis=1)
+    up = c[0] - c[-1]
+    up = up / max(float(np.hypot(*up)), 1e-9)
+    major = 1.0 if (hand > 0).sum() > (hand < 0).sum() else -1.0
+    odd = (hand != major) | (cranial @ up <= 0)
+    if not odd.any() or odd.all():
+        odd[:] = True
+    return dict(zip(names, odd.tolist(), strict=True))
 
 
 def _area_mm2(points: np.ndarray, spacing_mm: float) -> float:

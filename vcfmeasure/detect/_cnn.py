@@ -321,10 +321,13 @@ def decode(prob: np.ndarray) -> list[Candidate]:
         cy, cx = ndimage.center_of_mass(lab[box] == k + 1)
         along = (cc - cx) * axis[0] + (rr - cy) * axis[1]
         evidence = 0.0
+        sides = [along < 0, along > 0]
+        if not all((mask & side).any() for side in sides):
+            continue  # no owned pixel on one side of the centre: no pair of corners there
         for post, ant in ((0, 2), (5, 3)):
             hp, ha = maps[post + 1], maps[ant + 1]
             both = np.maximum(hp, ha)
-            side = along < 0 if post == 0 else along > 0
+            side = sides[0] if post == 0 else sides[1]
             pair = _peaks(both, mask & side, 2, sep)
             if len(pair) < 2:
                 pair = pair * 2

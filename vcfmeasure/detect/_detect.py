@@ -62,6 +62,8 @@ MIN_AREA_FRACTION = 0.2
 #: summed over the two endplates) below which the film's facing is uncertain and every
 #: vertebra is flagged.
 FACING_MIN_EVIDENCE = 0.1
+#: Summed log-odds of the facing profile classifier from which it decides the facing.
+FACING_MIN_LOGODDS = 4.0
 #: A detection needs every landmark heatmap peak at least this high (else: not a body).
 MIN_PEAK = 0.15
 #: Centre-to-centre step between adjacent bodies per body depth (T4: (19 + 3.8) / 27,
@@ -358,6 +360,39 @@ def _on_chain(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     return [b for b, k in zip(bodies, keep, strict=True) if k]
 
 
+def _facing(cands: list[_cnn.Candidate], evidence: float, bright: np.ndarray,
+            spacing_mm: float) -> tuple[float, bool]:
+    """The film's facing (+1: anterior towards +x) and whether it is sure.
+
+    Two cues: the network's corner evidence (``evidence``, from :func:`_run`) and the
+    profile classifier (``models/facing_lr.npz``: log-odds that +x is anterior from the
+    brightness profile along each body, summed over the bodies with a heatmap peak of
+    at least :data:`MIN_PEAK`). The profile decides when its summed log-odds reach
+    :data:`FACING_MIN_LOGODDS`; the network's evidence otherwise. The facing is unsure
+    when the deciding cue is weak, or when both cues are strong and disagree.
+    """
+    w, b = load_facing("facing")
+    logodds, n = 0.0, 0
+    for c in cands:
+        if c.peaks.min() < MIN_PEAK:
+            continue
+        p = c.points
+        e = 0.5 * ((p[2] - p[0]) + (p[3] - p[5]))
+        norm = float(np.hypot(*e))
+        if norm < 1e-9:
+            continue
+        e = e / norm * (1.0 if e[0] >= 0 else -1.0)  # the body's long axis, towards +x
+        centre = (p.mean(axis=0) + 0.5) * spacing_mm / WORK_MM - 0.5
+        logodds += float(facing_profile(bright, centre, e) @ w + b)
+        n += 1
+    net_strong = abs(evidence) >= FACING_MIN_EVIDENCE * max(n, 1)
+    if abs(logodds) >= FACING_MIN_LOGODDS:
+        facing = 1.0 if logodds > 0 else -1.0
+        sure = not (net_strong and np.sign(evidence) != facing)
+        return facing, sure
+    return (1.0 if evidence >= 0 else -1.0), net_strong
+
+
 def _trim_ends(bodies: list[_Body], shape, spacing_mm: float, threshold: float) -> list[_Body]:
     """Drop doubtful bodies near the border at the ends of the chain (cut bodies).
 
@@ -500,7 +535,10 @@ def detect_landmarks(
         row, col = radiograph.spacing
         spacing_mm = float(np.sqrt(row * col))
     cands, evidence = _run(pixels, spacing_mm)
-    facing = 1.0 if evidence >= 0 else -1.0
+    bright = ndimage.gaussian_filter(_resample(pixels, spacing_mm, WORK_MM)[0], 2.0 / WORK_MM)
+    facing, facing_sure = _facing(cands, evidence, bright, spacing_mm)
+    for c in cands:
+        _orient(c, facing)
     bodies: list[_Body] = []
     for c in cands:
         if c.peaks.min() < MIN_PEAK or _cut_by_border(c.points, pixels.shape, spacing_mm):
@@ -521,11 +559,10 @@ def detect_landmarks(
             "oblique, skull or chest without the spine in view?), or bone is not bright; "
             "check the view, the photometric interpretation and the pixel spacing"
         )
-    if abs(evidence) < FACING_MIN_EVIDENCE * len(bodies):
+    if not facing_sure:
         for b in bodies:
             b.confidence = min(b.confidence, 0.25)
             b.note = "film facing uncertain: anterior and posterior may be swapped"
-    bright = ndimage.gaussian_filter(_resample(pixels, spacing_mm, WORK_MM)[0], 2.0 / WORK_MM)
     for b in bodies:
         b.thoracic = _thoracic(bright, b, spacing_mm)
     bodies = _fill_gaps(bodies, spacing_mm)

@@ -151,3 +151,11 @@ def test_small_pieces_are_not_split_off():
     # a bridge to a blob under the 40 mm^2 minimum core: no split that leaves it alone
     p = _core_map([(4, 20, 5, 27), (23, 28, 10, 16)], (20, 23, 10, 16, 0.6))
     assert _cnn.split_cores(p)[1] == 1
+
+
+def test_a_core_without_corner_evidence_is_no_body():
+    # flat (zero) heatmaps put sm and im on one pixel: no cranial/caudal side to read the
+    # corners from (an IndexError before); such a core is not a body
+    maps = np.zeros((7, 40, 40))
+    maps[0, 10:30, 12:32] = 0.9
+    assert _cnn.decode(maps) == []

@@ -159,3 +159,15 @@ def test_a_core_without_corner_evidence_is_no_body():
     maps = np.zeros((7, 40, 40))
     maps[0, 10:30, 12:32] = 0.9
     assert _cnn.decode(maps) == []
+
+
+def test_split_labels_are_numbered_without_gaps():
+    # at 0.7 the first component falls apart into body, a 3 px blob in the bridge (too
+    # small to be a seed, numbered between the two bodies) and body: the kept pieces
+    # are renumbered, so labels run 1..n over all components, none shared
+    p = _core_map([(4, 18, 5, 27), (21, 35, 5, 27), (45, 58, 5, 27)], (18, 21, 8, 24, 0.6))
+    p[19, 12:15] = 0.9
+    lab, n = _cnn.split_cores(p)
+    assert n == 3
+    assert sorted(np.unique(lab[lab > 0]).tolist()) == [1, 2, 3]
+    assert len({lab[10, 15], lab[28, 15], lab[50, 15]}) == 3

@@ -223,10 +223,12 @@ def _seeds(p: np.ndarray, comp: np.ndarray) -> tuple[np.ndarray, int]:
         big = np.flatnonzero(area >= SPLIT_SEED_MM2) + 1
         if len(big) <= best_n:
             continue
-        seeds = np.where(np.isin(lab, big), lab, 0)
+        rank = np.zeros(n + 1, np.int32)
+        rank[big] = np.arange(1, len(big) + 1)  # the kept pieces, numbered 1..len(big)
+        seeds = rank[lab]
         _, (iy, ix) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
         parts = np.where(comp, seeds[iy, ix], 0)
-        sizes = np.bincount(parts.ravel())[big] * MODEL_MM**2
+        sizes = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:] * MODEL_MM**2
         if (sizes >= MIN_CORE_MM2).all():
             best, best_n = parts, len(big)
     return best, best_n

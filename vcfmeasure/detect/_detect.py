@@ -51,9 +51,9 @@ REVIEW_THRESHOLD = 0.5
 SEARCH_SPACINGS_MM = (0.06, 0.09, 0.135, 0.2, 0.3, 0.45, 0.7)
 #: A body with a point closer than this to the image border (mm) is cut: not reported.
 BORDER_MM = 1.0
-#: A doubtful body (confidence below the review threshold) at either end of the chain
-#: with a point this close to the border (mm) is taken as cut by it and not reported.
-END_BORDER_MM = 2.0
+#: A body at either end of the chain with a point this close to the border (mm) is taken
+#: as cut by it and not reported.
+END_BORDER_MM = 2.5
 #: A refined point farther than this from the detector's (mm) keeps the detector's.
 AGREE_MM = 1.5
 #: Bodies whose core is smaller than this fraction of the median core are not bodies.
@@ -64,6 +64,8 @@ MIN_AREA_FRACTION = 0.2
 FACING_MIN_EVIDENCE = 0.1
 #: Summed log-odds of the facing profile classifier from which it decides the facing.
 FACING_MIN_LOGODDS = 4.0
+#: A body whose outline gradient is below this fraction of the film's median is edgeless.
+EDGELESS_FRACTION = 0.3
 #: A detection needs every landmark heatmap peak at least this high (else: not a body).
 MIN_PEAK = 0.15
 #: Centre-to-centre step between adjacent bodies per body depth (T4: (19 + 3.8) / 27,
@@ -393,21 +395,48 @@ def _facing(cands: list[_cnn.Candidate], evidence: float, bright: np.ndarray,
     return (1.0 if evidence >= 0 else -1.0), net_strong
 
 
-def _trim_ends(bodies: list[_Body], shape, spacing_mm: float, threshold: float) -> list[_Body]:
-    """Drop doubtful bodies near the border at the ends of the chain (cut bodies).
+def _edge_strength(grad: np.ndarray, points: np.ndarray, spacing_mm: float) -> float:
+    """Median gradient magnitude of ``grad`` (work grid) along a body's outline."""
+    ring = np.vstack([points, points[:1]])
+    t = np.linspace(0.0, 1.0, 8, endpoint=False)
+    samples = np.concatenate([a + t[:, None] * (b - a) for a, b in zip(ring[:-1], ring[1:], strict=True)])
+    xy = (samples + 0.5) * spacing_mm / WORK_MM - 0.5
+    vals = ndimage.map_coordinates(grad, [xy[:, 1], xy[:, 0]], order=1, mode="nearest")
+    return float(np.median(vals))
 
-    The network places corners on what it sees of a body the border cuts, so a cut
-    body can look whole; at the chain's ends it would shift every name given by an
-    anchor. Such a body is dropped when its confidence is below ``threshold`` (the
-    default review threshold, whatever the caller's) and a point lies within
-    :data:`END_BORDER_MM` of the border.
+
+def _flag_edgeless(bodies: list[_Body], bright: np.ndarray, spacing_mm: float) -> None:
+    """Flag bodies whose outline shows no edge: placed from context, not from the film.
+
+    The network can put a plausible body where the film shows none (a blanked or
+    unreadable body between readable ones). A body whose median gradient along its
+    outline is below :data:`EDGELESS_FRACTION` of the median over the film's bodies gets
+    a confidence of at most 0.25 and says why.
+    """
+    if len(bodies) < 2:
+        return
+    grad = ndimage.gaussian_gradient_magnitude(bright, 1.0)
+    strength = np.array([_edge_strength(grad, b.points, spacing_mm) for b in bodies])
+    ref = float(np.median(strength))
+    for b, g in zip(bodies, strength, strict=True):
+        if g < EDGELESS_FRACTION * ref:
+            b.confidence = min(b.confidence, 0.25)
+            b.point_confidence = tuple(min(c, 0.25) for c in b.point_confidence)
+            b.note = "no edges seen along this body's outline: placed from its neighbours"
+
+
+def _trim_ends(bodies: list[_Body], shape, spacing_mm: float) -> list[_Body]:
+    """Drop bodies near the border at the ends of the chain (cut bodies).
+
+    The network places corners on what it sees of a body the border cuts, so a cut body
+    can look whole; at the chain's ends it would shift every name given by an anchor.
+    An end body with a point within :data:`END_BORDER_MM` of the border is dropped
+    (repeatedly, from both ends).
     """
     out = list(bodies)
-    while out and out[0].confidence < threshold and _cut_by_border(
-            out[0].points, shape, spacing_mm, END_BORDER_MM):
+    while out and _cut_by_border(out[0].points, shape, spacing_mm, END_BORDER_MM):
         out.pop(0)
-    while out and out[-1].confidence < threshold and _cut_by_border(
-            out[-1].points, shape, spacing_mm, END_BORDER_MM):
+    while out and _cut_by_border(out[-1].points, shape, spacing_mm, END_BORDER_MM):
         out.pop()
     return out
 
@@ -552,13 +581,14 @@ def detect_landmarks(
     bodies = [b for b in bodies if _plausible(b.points) is None]
     bodies.sort(key=lambda b: float(b.points[:, 1].mean()))
     bodies = _on_chain(bodies, spacing_mm)
-    bodies = _trim_ends(bodies, pixels.shape, spacing_mm, REVIEW_THRESHOLD)
+    bodies = _trim_ends(bodies, pixels.shape, spacing_mm)
     if not bodies:
         raise ImageError(
             f"{where}: no vertebral body found: not a lateral spine radiograph (AP/PA, "
             "oblique, skull or chest without the spine in view?), or bone is not bright; "
             "check the view, the photometric interpretation and the pixel spacing"
         )
+    _flag_edgeless(bodies, bright, spacing_mm)
     if not facing_sure:
         for b in bodies:
             b.confidence = min(b.confidence, 0.25)

@@ -234,6 +234,8 @@ CASES = {
                  lambda v: vm.refine_landmarks(RG, LM, double_contours=v)),
         *_misuse("refine_landmarks", "search_mm", {"neg": -1.0, "huge": 1e9, "str": "a"},
                  lambda v: vm.refine_landmarks(RG, LM, search_mm=v)),
+        *_misuse("refine_landmarks", "model", {"str": "yes", "int": 1, "list": [True]},
+                 lambda v: vm.refine_landmarks(RG, LM, model=v)),
     ],
     "place_landmarks": [
         *_misuse("place_landmarks", "levels", {"None": None, "int": 5, "unknown": "X9",

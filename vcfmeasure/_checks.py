@@ -377,12 +377,15 @@ def check_detect(radiograph: Any, levels: Any, anchor: Any, review_threshold: An
     check_bool(refine, "detect_landmarks", "refine")
 
 
-def check_refine(radiograph: Any, landmarks: Any, passes: Any, double_contours: Any) -> None:
+def check_refine(radiograph: Any, landmarks: Any, passes: Any, double_contours: Any,
+                 model: Any = None) -> None:
     """:func:`vcfmeasure.refine_landmarks` (the ranges of the numbers: ``_check_options``)."""
     _image_arg(radiograph, "refine_landmarks", arrays=False)
     check_landmarks(landmarks, "refine_landmarks")
     check_number(passes, "refine_landmarks", "passes", low=1, integer=True)
     check_bool(double_contours, "refine_landmarks", "double_contours")
+    if model is not None:
+        check_bool(model, "refine_landmarks", "model")
 
 
 def check_place(levels: Any, landmarks: Any, snap: Any) -> None:

@@ -669,7 +669,7 @@ def _refined(radiograph, pts, prov, spacing_mm, review_threshold):
     if not todo:
         return pts, prov
     try:
-        ref = refine_landmarks(radiograph, Landmarks(todo, validate=False))
+        ref = refine_landmarks(radiograph, Landmarks(todo, validate=False), model=False)
     except VcfMeasureError:
         return pts, prov
     out, new_prov = dict(pts), dict(prov)

@@ -392,6 +392,7 @@ def landmarks_from_centres(
         px_mm = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1])
     else:
         px_mm = _scale_from_clicks(levels, xy, heights_mm)
+    model_bodies = _model_bodies(radiograph, xy, px_mm, facing)
     h_px = np.clip(heights_mm / px_mm, 8.0, max(radiograph.shape))
     gap = max(0.5 / px_mm, 1.5)
     sigma = max(0.15 / px_mm, 0.8)
@@ -418,7 +419,13 @@ def landmarks_from_centres(
         found: dict[str, np.ndarray] = {}
         failed: list[str] = []
         order = [2, 1, 0, 5, 4, 3] if sign < 0 else list(range(6))
-        for lv, f, h, g in zip(levels, frames, h_px, first, strict=True):
+        if model_bodies is not None and facing is None:
+            sign = model_bodies[2]
+            order = [2, 1, 0, 5, 4, 3] if sign < 0 else list(range(6))
+        for k, (lv, f, h, g) in enumerate(zip(levels, frames, h_px, first, strict=True)):
+            if model_bodies is not None and model_bodies[0][k] is not None:
+                found[lv] = model_bodies[0][k]  # the network's body under the click
+                continue
             again = len(amps) >= 2 and (g is None or g[1] > 1.3 * ref)
             got = _locate(img, f, float(h), gap, sigma, limit) if again else g
             pts = None if got is None else got[0][order] + corner
@@ -459,6 +466,27 @@ def landmarks_from_centres(
         return Landmarks(found, provenance=prov, image=image)
     except LandmarkError:
         return Landmarks(found, provenance=prov, image=image, validate=False)
+
+
+def _model_bodies(radiograph, xy, px_mm, facing):
+    """The detection network's bodies under the clicks, when it can run.
+
+    Returns ``(bodies, peaks, sign)`` (see ``_refine_model.bodies_at_clicks``; ``sign``
+    +1 when anterior is towards +x) or None without onnxruntime or a spacing.
+    """
+    import importlib.util
+
+    if radiograph.spacing is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from ._refine_model import bodies_at_clicks
+
+    with np.errstate(all="ignore"):
+        bodies, peaks = bodies_at_clicks(radiograph.pixels, xy, px_mm, facing)
+    got = [b for b in bodies if b is not None]
+    if not got:
+        return None
+    right = sum(float(b[2, 0] - b[0, 0]) for b in got) >= 0
+    return bodies, peaks, 1.0 if right else -1.0
 
 
 def _provenance(conf, pc, review, note):

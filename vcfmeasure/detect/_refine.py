@@ -47,6 +47,7 @@ from ..radiograph import Radiograph
 __all__ = ["refine_landmarks"]
 
 SP, SM, SA, IA, IM, IP = range(6)
+POINT_NAMES = ("sp", "sm", "sa", "ia", "im", "ip")
 _TOOL = "vcfmeasure.refine"
 
 #: Hard caps that bound the work and memory of one call whatever the input.
@@ -524,6 +525,7 @@ def refine_landmarks(
     passes: int = 3,
     min_confidence: float = 0.25,
     double_contours: bool = True,
+    model: bool | None = None,
 ) -> Landmarks:
     """Move approximate six-point landmarks onto the body edges they belong to.
 
@@ -556,6 +558,13 @@ def refine_landmarks(
         A point with a lower confidence (0-1) keeps its input position.
     double_contours : bool
         Apply the midway rule where an endplate shows two contours.
+    model : bool, optional
+        Also read the detection network's landmark heatmaps near each point
+        (``vcfmeasure.detect._refine_model``): a point whose edges are not found, or
+        whose edge fit disagrees with the network by more than 1.5 mm, takes the
+        heatmap peak when it is clear (>= 0.3), with that value as its confidence.
+        ``None`` (default): when onnxruntime (the ``detect`` extra) is installed and the
+        radiograph has a spacing; ``True`` requires both; ``False``: edges only.
 
     Returns
     -------
@@ -603,7 +612,7 @@ def refine_landmarks(
     """
     from .._checks import check_refine
 
-    check_refine(radiograph, landmarks, passes, double_contours)
+    check_refine(radiograph, landmarks, passes, double_contours, model)
     if len(landmarks) == 0:
         raise LandmarkError("refine_landmarks: no levels to refine")
     search_mm, passes, min_confidence = _check_options(search_mm, passes, min_confidence)
@@ -622,7 +631,45 @@ def refine_landmarks(
         out[ok], conf[ok] = pts, c
         for j, i in enumerate(np.flatnonzero(ok)):
             notes[i] = more[j]
+        if _use_model(model, radiograph):
+            _with_model(radiograph, xy_in, out, conf, notes, ok, search_mm, landmarks.levels)
     return _record(landmarks, xy_in, out, conf, notes)
+
+
+def _use_model(model, radiograph):
+    """Whether to read the network's heatmaps (``model`` as documented)."""
+    if model is False:
+        return False
+    if model is None:
+        import importlib.util
+
+        return radiograph.spacing is not None and (
+            importlib.util.find_spec("onnxruntime") is not None)
+    if radiograph.spacing is None:
+        raise VcfMeasureError(
+            "refine_landmarks(model=True) needs the radiograph's pixel spacing (the network "
+            "works in mm): load it with a spacing, or pass model=False")
+    return True
+
+
+def _with_model(radiograph, xy_in, out, conf, notes, ok, search_mm, levels):
+    """Combine the edge fit with the network's heatmap peaks, in place."""
+    from ._refine_model import combine, model_points
+
+    px_mm = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1])
+    idx = np.flatnonzero(ok)
+    with np.errstate(all="ignore"):
+        mp, peak = model_points(radiograph.pixels, xy_in[idx], px_mm, search_mm)
+        pts, c, took = combine(xy_in[idx], out[idx], conf[idx], mp, peak, px_mm)
+    for j, i in enumerate(idx):
+        if not took[j].any():
+            continue
+        if not _plausible_body(pts[j]):  # the mixed outline is no body: edges only
+            continue
+        out[i], conf[i] = pts[j], c[j]
+        names = ", ".join(n for n, t in zip(POINT_NAMES, took[j], strict=True) if t)
+        extra = f"{levels[i]}: {names} from the network's heatmaps (edges unclear)"
+        notes[i] = extra if notes[i] is None else f"{notes[i]}; {extra}"
 
 
 def _check_options(search_mm, passes, min_confidence):

@@ -98,7 +98,9 @@ class _Profiles:
         pts = origins[:, None, :] + self.s[None, :, None] * dirs[:, None, :]
         prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
         prof = ndimage.gaussian_filter1d(prof, sigma / step, axis=1, mode="nearest")
-        self.g = g = -np.gradient(prof, step, axis=1)
+        # a one-sample profile (a search window under one step) has no slope
+        self.g = g = (-np.gradient(prof, step, axis=1) if prof.shape[1] >= 2
+                      else np.zeros_like(prof))
         k = max(int(round(gap / step)), 1)
         m = max(int(round(reach / step)), 2)
         self.outside = _shift(prof, k)

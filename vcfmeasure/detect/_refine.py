@@ -98,9 +98,7 @@ class _Profiles:
         pts = origins[:, None, :] + self.s[None, :, None] * dirs[:, None, :]
         prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")
         prof = ndimage.gaussian_filter1d(prof, sigma / step, axis=1, mode="nearest")
-        # a one-sample profile (a search window under one step) has no slope
-        self.g = g = (-np.gradient(prof, step, axis=1) if prof.shape[1] >= 2
-                      else np.zeros_like(prof))
+        self.g = g = -np.gradient(prof, step, axis=1)
         k = max(int(round(gap / step)), 1)
         m = max(int(round(reach / step)), 2)
         self.outside = _shift(prof, k)
@@ -754,6 +752,10 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
         # no spacing: take the body size as the ruler (a body is ~25 mm tall)
         px_mm = 25.0 / _body_height_px(xy_in)
     search_px = min(search_mm / px_mm, MAX_SEARCH_BODY_FRACTION * size_px)
+    if search_px < 1.0:
+        note = (f"search radius {search_px:.2f} px (under one pixel at this spacing or body "
+                "size): nothing to search; kept as given")
+        return xy_in.copy(), np.zeros(xy_in.shape[:2]), [note] * len(xy_in)
     sigma = max(0.08 / px_mm, 0.8)
     # a fractured endplate may sink well below the chord of its corners: the first pass
     # looks deeper on that side (0.15 of the median body height, ~4 mm)

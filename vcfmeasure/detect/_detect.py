@@ -373,20 +373,10 @@ def _facing(cands: list[_cnn.Candidate], evidence: float, bright: np.ndarray,
     :data:`FACING_MIN_LOGODDS`; the network's evidence otherwise. The facing is unsure
     when the deciding cue is weak, or when both cues are strong and disagree.
     """
-    w, b = load_facing("facing")
-    logodds, n = 0.0, 0
-    for c in cands:
-        if c.peaks.min() < MIN_PEAK:
-            continue
-        p = c.points
-        e = 0.5 * ((p[2] - p[0]) + (p[3] - p[5]))
-        norm = float(np.hypot(*e))
-        if norm < 1e-9:
-            continue
-        e = e / norm * (1.0 if e[0] >= 0 else -1.0)  # the body's long axis, towards +x
-        centre = (p.mean(axis=0) + 0.5) * spacing_mm / WORK_MM - 0.5
-        logodds += float(facing_profile(bright, centre, e) @ w + b)
-        n += 1
+    logits = (_profile_logit(bright, c.points, spacing_mm, "facing", towards_plus_x=True)
+              for c in cands if c.peaks.min() >= MIN_PEAK)
+    z = [v for v in logits if v is not None]
+    logodds, n = float(sum(z)), len(z)
     net_strong = abs(evidence) >= FACING_MIN_EVIDENCE * max(n, 1)
     if abs(logodds) >= FACING_MIN_LOGODDS:
         facing = 1.0 if logodds > 0 else -1.0
@@ -395,14 +385,15 @@ def _facing(cands: list[_cnn.Candidate], evidence: float, bright: np.ndarray,
     return (1.0 if evidence >= 0 else -1.0), net_strong
 
 
-def _edge_strength(grad: np.ndarray, points: np.ndarray, spacing_mm: float) -> float:
-    """Median gradient magnitude of ``grad`` (work grid) along a body's outline."""
-    ring = np.vstack([points, points[:1]])
-    t = np.linspace(0.0, 1.0, 8, endpoint=False)
-    samples = np.concatenate([a + t[:, None] * (b - a) for a, b in zip(ring[:-1], ring[1:], strict=True)])
-    xy = (samples + 0.5) * spacing_mm / WORK_MM - 0.5
-    vals = ndimage.map_coordinates(grad, [xy[:, 1], xy[:, 0]], order=1, mode="nearest")
-    return float(np.median(vals))
+def _edge_strength(grad: np.ndarray, points: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Median gradient magnitude of ``grad`` (work grid) along each outline ``(N, 6, 2)``."""
+    t = np.linspace(0.0, 1.0, 8, endpoint=False)[:, None]
+    nxt = np.roll(points, -1, axis=1)
+    samples = points[:, :, None, :] + t * (nxt - points)[:, :, None, :]  # (N, 6, 8, 2)
+    xy = (samples.reshape(len(points), -1, 2) + 0.5) * spacing_mm / WORK_MM - 0.5
+    vals = ndimage.map_coordinates(grad, [xy[..., 1].ravel(), xy[..., 0].ravel()], order=1,
+                                   mode="nearest")
+    return np.median(vals.reshape(len(points), -1), axis=1)
 
 
 def _flag_edgeless(bodies: list[_Body], bright: np.ndarray, spacing_mm: float) -> None:
@@ -416,7 +407,7 @@ def _flag_edgeless(bodies: list[_Body], bright: np.ndarray, spacing_mm: float) -
     if len(bodies) < 2:
         return
     grad = ndimage.gaussian_gradient_magnitude(bright, 1.0)
-    strength = np.array([_edge_strength(grad, b.points, spacing_mm) for b in bodies])
+    strength = _edge_strength(grad, np.stack([b.points for b in bodies]), spacing_mm)
     ref = float(np.median(strength))
     for b, g in zip(bodies, strength, strict=True):
         if g < EDGELESS_FRACTION * ref:
@@ -449,15 +440,29 @@ def _orient(c: _cnn.Candidate, facing: float) -> None:
             c.peaks[[post, ant]] = c.peaks[[ant, post]]
 
 
+def _profile_logit(bright: np.ndarray, points: np.ndarray, spacing_mm: float, kind: str,
+                   towards_plus_x: bool = False) -> float | None:
+    """Log-odds of a profile classifier (:func:`load_facing`) for one body.
+
+    The profile runs along the body's long axis (posterior -> anterior corners as given,
+    or towards +x with ``towards_plus_x``); None for a degenerate body.
+    """
+    w, b = load_facing(kind)
+    e = 0.5 * ((points[2] - points[0]) + (points[3] - points[5]))
+    norm = float(np.hypot(*e))
+    if norm < 1e-9:
+        return None
+    e = e / norm
+    if towards_plus_x and e[0] < 0:
+        e = -e
+    centre = (points.mean(axis=0) + 0.5) * spacing_mm / WORK_MM - 0.5
+    return float(facing_profile(bright, centre, e) @ w + b)
+
+
 def _thoracic(bright: np.ndarray, body: _Body, spacing_mm: float) -> float:
     """Probability that ``body`` is thoracic, from the profile through it (ribs, lung)."""
-    w, b = load_facing("thoracic")
-    pts = body.points
-    e = 0.5 * ((pts[2] - pts[0]) + (pts[3] - pts[5]))
-    e = e / max(float(np.hypot(*e)), 1e-9)
-    centre = (pts.mean(axis=0) + 0.5) * spacing_mm / WORK_MM - 0.5
-    prof = facing_profile(bright, centre, e)
-    return 1.0 / (1.0 + np.exp(-float(prof @ w + b)))
+    z = _profile_logit(bright, body.points, spacing_mm, "thoracic")
+    return 0.5 if z is None else 1.0 / (1.0 + np.exp(-z))
 
 
 def _confidence(c: _cnn.Candidate) -> tuple[float, tuple[float, ...]]:

@@ -474,11 +474,10 @@ def _model_bodies(radiograph, xy, px_mm, facing):
     Returns ``(bodies, peaks, sign)`` (see ``_refine_model.bodies_at_clicks``; ``sign``
     +1 when anterior is towards +x) or None without onnxruntime or a spacing.
     """
-    import importlib.util
+    from ._refine_model import bodies_at_clicks, network_available
 
-    if radiograph.spacing is None or importlib.util.find_spec("onnxruntime") is None:
+    if not network_available(radiograph):
         return None
-    from ._refine_model import bodies_at_clicks
 
     with np.errstate(all="ignore"):
         bodies, peaks = bodies_at_clicks(radiograph.pixels, xy, px_mm, facing)

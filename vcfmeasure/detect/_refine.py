@@ -641,10 +641,9 @@ def _use_model(model, radiograph):
     if model is False:
         return False
     if model is None:
-        import importlib.util
+        from ._refine_model import network_available
 
-        return radiograph.spacing is not None and (
-            importlib.util.find_spec("onnxruntime") is not None)
+        return network_available(radiograph)
     if radiograph.spacing is None:
         raise VcfMeasureError(
             "refine_landmarks(model=True) needs the radiograph's pixel spacing (the network "

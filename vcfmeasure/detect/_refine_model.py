@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cnn import MODEL_MM, prepare, run_model, to_full
+from ._cnn import MODEL_MM, _subpixel, prepare, run_model, to_full
 
-__all__ = ["model_points", "combine", "PEAK_MIN", "AGREE_MM"]
+__all__ = ["model_points", "combine", "network_available", "PEAK_MIN", "AGREE_MM"]
 
 #: Heatmap peaks below this are no evidence (a training target's centre is 1).
 PEAK_MIN = 0.3
@@ -36,6 +36,13 @@ MAX_MODEL_PIXELS = 2_500_000
 # larger of its endplate's two corner maps (the network may be unsure of the facing,
 # the input points are not)
 _CHANNELS = ((1, 3), (2,), (1, 3), (4, 6), (5,), (4, 6))
+
+
+def network_available(radiograph) -> bool:
+    """Whether the network can run here: onnxruntime installed and a pixel spacing known."""
+    import importlib.util
+
+    return radiograph.spacing is not None and importlib.util.find_spec("onnxruntime") is not None
 
 
 def model_points(pixels: np.ndarray, xy: np.ndarray, px_mm: float, search_mm: float
@@ -88,31 +95,27 @@ def model_points(pixels: np.ndarray, xy: np.ndarray, px_mm: float, search_mm: fl
     radius = max(search_mm / MODEL_MM, 1.0)
     rad = int(np.ceil(radius))
     dr, dc = np.mgrid[-rad : rad + 1, -rad : rad + 1]
-    disk = dr**2 + dc**2 <= radius**2
+    disk = np.asarray(dr**2 + dc**2 <= radius**2)
     maps = [np.max(prob[list(ch)], axis=0) for ch in _CHANNELS]
-    # model-grid position of each point (the inverse of to_full)
+    # model-grid position of each point (the inverse of to_full), then every point's
+    # disk window at once: (N, 6, window pixels)
     u = (xy - (c0, r0) + 0.5) / step - 0.5
-    for i in range(xy.shape[0]):
-        for k in range(6):
-            if not np.isfinite(u[i, k]).all():
-                continue
-            cx, cy = int(round(u[i, k, 0])), int(round(u[i, k, 1]))
-            rr, cc = cy + dr, cx + dc
-            inside = disk & (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            if not inside.any():
-                continue
-            vals = np.where(inside, maps[k][np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)], -1.0)
-            j = int(np.argmax(vals))
-            r, c = int(rr.flat[j]), int(cc.flat[j])
-            peaks[i, k] = float(vals.flat[j])
-            out[i, k] = to_full(_subpixel(maps[k], r, c), step) + (c0, r0)
+    finite = np.asarray(np.isfinite(u).all(axis=-1))
+    centre = np.where(finite[..., None], np.round(u), -10 * (rad + 1)).astype(int)
+    rr = centre[..., 1, None] + dr[disk]
+    cc = centre[..., 0, None] + dc[disk]
+    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    stack = np.stack(maps)  # (6, h, w)
+    k = np.broadcast_to(np.arange(6)[:, None], rr.shape[1:])
+    vals = np.where(inside, stack[k, np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)], -1.0)
+    j = np.argmax(vals, axis=-1)
+    best = np.take_along_axis(vals, j[..., None], axis=-1)[..., 0]
+    r_at = np.take_along_axis(rr, j[..., None], axis=-1)[..., 0]
+    c_at = np.take_along_axis(cc, j[..., None], axis=-1)[..., 0]
+    for i, kk in zip(*np.nonzero(best >= 0), strict=True):  # sub-pixel fit per found peak
+        peaks[i, kk] = best[i, kk]
+        out[i, kk] = to_full(_subpixel(maps[kk], int(r_at[i, kk]), int(c_at[i, kk])), step) + (c0, r0)
     return out, peaks
-
-
-def _subpixel(heat: np.ndarray, r: int, c: int) -> np.ndarray:
-    from ._cnn import _subpixel as sub
-
-    return sub(heat, r, c)
 
 
 def combine(xy_in: np.ndarray, edge: np.ndarray, edge_conf: np.ndarray, model: np.ndarray,

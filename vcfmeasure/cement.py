@@ -336,17 +336,17 @@ def measure_cement(
         bone, level_c, present, by_ring = _split(crop[inside], separation, background, contrast,
                                                  ring_high)
         thr = 0.5 * (bone + level_c)
-        if by_ring:
+        if present:  # the cement inside, opened with radius 1 mm: compactness and wire
             mass = (crop >= thr) & inside
-            pieces, n = ndimage.label(ndimage.binary_opening(
-                mass, _ellipse(mm[i] / col_mm, mm[i] / row_mm)))
+            opened = ndimage.binary_opening(mass, _ellipse(mm[i] / col_mm, mm[i] / row_mm))
+        if by_ring:
+            pieces, n = ndimage.label(opened)
             largest = np.bincount(pieces.ravel())[1:].max() if n else 0
             present = bool(largest >= RING_COMPACT * mass.sum())
         bright = (crop >= thr) if present else np.zeros(crop.shape, bool)
         implant = np.zeros(crop.shape, bool)
         if present:
-            opened = ndimage.binary_opening(bright & inside, _ellipse(mm[i] / col_mm, mm[i] / row_mm))
-            thin, n = ndimage.label(bright & inside & ~opened, structure=np.ones((3, 3)))
+            thin, n = ndimage.label(mass & ~opened, structure=np.ones((3, 3)))
             for k, sl in enumerate(ndimage.find_objects(thin), start=1):
                 part = thin[sl] == k
                 yy, xx = np.nonzero(part)

@@ -15,7 +15,12 @@ more than an unedited one.
 * **Osteoporosis** scales the mineral above marrow (``HU - 30``) inside the vertebra.
 * **Cement** is PMMA (2500 HU) filling an ellipsoid in the body, scaled so that its
   silhouette covers the requested fraction of the body's mid-sagittal outline; leaks
-  are spheres just outside the body (disc above/below, canal side, in front).
+  are spheres just outside the body (disc above/below, canal side, in front). A leak is
+  not voxelised: on a CT with 2.5 mm slices a sphere of 1-3 mm would come out as
+  nothing or as one slice, depending on where its centre falls. Each leak keeps its
+  centre, radius and the attenuation it adds over the tissue it displaces, and the
+  renderer adds its exact chord lengths to the line integrals
+  (:func:`~vcfmeasure.synthetic._ct_render.add_leaks`).
 * **raise_collapsed** gives a fracture back that fraction of its lost height.
 """
 
@@ -270,6 +275,8 @@ def apply_edits(
             spec = cm[lv]
             c3 = _cement(lv, spec, points[lv], outlines[lv], grid, inside_old, vol)
             hu = np.where(c3["voxels"], np.float32(CEMENT_HU), hu)
+            for leak in c3["leaks"]:
+                leak["delta_mu"] = _leak_contrast(leak["centre_3d"], hu, box, vol, energy_kev)
             ed.cement3d[lv] = c3
             rec["edits"].append(("cement", c3["fill"], len(c3["leaks"])))
         ed.hu_boxes[lv] = (box, hu)
@@ -298,8 +305,22 @@ def _inside_polygon(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return MplPath(poly).contains_points(pts)
 
 
+def _leak_contrast(centre: np.ndarray, hu: np.ndarray, box: tuple[slice, ...], vol: CTVolume,
+                   energy_kev: float) -> float:
+    """Attenuation (1/mm) a leak adds over the tissue at its centre (edited HU where boxed)."""
+    ijk = np.clip(np.rint(np.asarray(centre) / np.asarray(vol.spacing)).astype(int), 0,
+                  np.asarray(vol.shape) - 1)
+    local = ijk - np.array([s.start for s in box])
+    if np.all(local >= 0) and np.all(local < np.array(hu.shape)):
+        bg = float(hu[tuple(local)])
+    else:
+        bg = float(vol.hu[tuple(ijk)])
+    mu = attenuation(np.array([CEMENT_HU, bg], np.float32), energy_kev)
+    return float(max(mu[0] - mu[1], 0.0))
+
+
 def _cement(lv, spec, pts, outline, grid, inside, vol) -> dict[str, Any]:
-    """Cement voxels (an ellipsoid in the body, scaled to the fill) and leak spheres."""
+    """Cement voxels (an ellipsoid in the body, scaled to the fill) and the leak spheres."""
     try:
         fill = float(spec["fill"])
     except (TypeError, KeyError, ValueError):
@@ -346,8 +367,6 @@ def _cement(lv, spec, pts, outline, grid, inside, vol) -> dict[str, Any]:
             c = (pts[0] + pts[5]) / 2 - eh * (rad + 0.5)
         else:
             c = (pts[2] + pts[3]) / 2 + eh * (rad + 0.5)
-        sphere = np.linalg.norm(grid - c, axis=-1) < rad
-        voxels |= sphere
         leaks.append({"where": where, "size_mm": size, "centre_3d": c})
     t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
     ell = o + np.outer(a0 * scale * np.cos(t), eh) + np.outer(b0 * scale * np.sin(t), ev)

@@ -260,6 +260,7 @@ def render_ct(
     u = np.arange(ulo, uhi + g, g)
     v = np.arange(vlo, vhi + g, g)
     L = _line_integrals(geom, edited, prep, volume, u, v)
+    add_leaks(L, geom, [leak for c3 in edited.cement3d.values() for leak in c3["leaks"]], u, v)
 
     grey, sd = _appearance(L, g, scatter, compression, noise, detail)
     if blur_mm > 0:  # on the grid: the film is interpolated from it, never sharper
@@ -344,8 +345,10 @@ def _cement_truth(c3: dict, to_film, shape: tuple[int, int], spacing_mm: float) 
     mask = inside.copy()
     leaks = []
     for leak in c3["leaks"]:
-        cxy = to_film(leak["centre_3d"][None])[0]
-        r_px = leak["size_mm"] / 2 / spacing_mm
+        c = np.asarray(leak["centre_3d"], float)
+        cxy = to_film(c[None])[0]
+        rim = to_film(c + np.eye(3) * leak["size_mm"] / 2)
+        r_px = float(np.sort(np.linalg.norm(rim - cxy, axis=1))[1:].mean())  # across the beam
         rr, cc = disk((cxy[1], cxy[0]), r_px, shape=shape)
         lm = np.zeros(shape, bool)
         lm[rr, cc] = True
@@ -360,6 +363,37 @@ def _cement_truth(c3: dict, to_film, shape: tuple[int, int], spacing_mm: float) 
         "body_mask": body,
         "leaks": leaks,
     }
+
+
+def add_leaks(L: np.ndarray, geom: Geometry, leaks: Sequence[dict], u: np.ndarray,
+              v: np.ndarray, oversample: int = 4) -> None:
+    """Add each leak sphere's chord length times its extra attenuation to ``L[iv, iu]``.
+
+    A ray at distance ``d`` (object mm) from the centre of a sphere of radius ``r`` crosses
+    ``2 sqrt(r^2 - d^2)`` of it, whatever its direction; on the iso-plane ``d`` is the
+    distance to the projected centre divided by the local magnification. Each grid cell
+    is the mean over ``oversample`` x ``oversample`` sub-samples, so a 1 mm sphere on the 0.5 mm
+    grid keeps its mass.
+    """
+    g = float(u[1] - u[0])
+    for leak in leaks:
+        r = leak["size_mm"] / 2
+        c = np.asarray(leak["centre_3d"], float)
+        w = (c - geom.centre) @ geom.R.T
+        f = 1.0 if geom.sod is None else geom.sod / (geom.sod + w[0])
+        cu, cv = project_points(geom, c[None])[0]
+        ru = r * f
+        i0, i1 = np.searchsorted(v, [cv - ru - g, cv + ru + g])
+        j0, j1 = np.searchsorted(u, [cu - ru - g, cu + ru + g])
+        if i1 <= i0 or j1 <= j0:
+            continue
+        sub = (np.arange(oversample) + 0.5) / oversample - 0.5
+        vv = (v[i0:i1, None] + sub[None, :] * g).ravel()
+        uu = (u[j0:j1, None] + sub[None, :] * g).ravel()
+        d2 = ((vv[:, None] - cv) ** 2 + (uu[None, :] - cu) ** 2) / f**2
+        chord = 2.0 * np.sqrt(np.maximum(r * r - d2, 0.0))
+        chord = chord.reshape(i1 - i0, oversample, j1 - j0, oversample).mean(axis=(1, 3))
+        L[i0:i1, j0:j1] += np.float32(leak["delta_mu"]) * chord.astype(np.float32)
 
 
 def _line_integrals(geom, edited, prep, volume, u, v) -> np.ndarray:

@@ -288,3 +288,24 @@ def test_the_render_cache_stays_bounded_over_many_energies(box_volume):
     held = [k for k in box_volume.cache if isinstance(k, tuple) and k[0] == "slabs"]
     assert len(held) == MAX_PREPARED
     assert held[-1][1] == 52.0  # the latest energy is kept
+
+
+@pytest.mark.parametrize("size", [1.0, 2.0, 5.0])
+@pytest.mark.parametrize("cone", [False, True])
+def test_add_leaks_keeps_a_sphere_mass_and_radius(size, cone):
+    """A leak adds volume x extra attenuation to the line integrals, within its disc."""
+    from vcfmeasure.synthetic._ct_project import Geometry
+    from vcfmeasure.synthetic._ct_render import add_leaks
+
+    geom = Geometry(np.zeros(3), np.eye(3), *((1000.0, 1150.0) if cone else (None, None)))
+    u = v = np.arange(-10.0, 10.0, 0.5)
+    L = np.zeros((v.size, u.size), np.float32)
+    centre = np.array([0.0, 1.3, -0.7])  # off the grid nodes
+    add_leaks(L, geom, [{"size_mm": size, "centre_3d": centre, "delta_mu": 0.2}], u, v)
+    r = size / 2
+    # the iso-plane (u, v) is object-scaled at the isocentre depth, where the leak sits
+    assert L.sum() * 0.25 == pytest.approx(4 / 3 * np.pi * r**3 * 0.2, rel=0.03)
+    vv, uu = np.meshgrid(v, u, indexing="ij")
+    far = np.hypot(uu - 1.3, vv + 0.7) > r + 0.75
+    assert not L[far].any()
+    assert L.max() <= 0.2 * size + 1e-6

@@ -70,9 +70,9 @@ def test_split_ring_path_needs_cement_brighter_than_the_surroundings():
 
 
 
-def test_bright_surroundings_cement_found_and_leak_flags_only_uncertain(whole_ct):
+def test_bright_surroundings_cement_and_its_leak_found_by_the_blob_search(whole_ct):
     # a development render (seed 12 of the tuning set): ribs and cortex around T7 reach
-    # the cement threshold, so leaks there are reported, never called
+    # the cement threshold, so outside the outline only the blob search may flag a leak
     film = render_ct(whole_ct, seed=12, levels=["T6", "T7", "T8", "T9"], facing="right",
                      tilt_deg=9.4, spacing_mm=0.163,
                      cement={"T7": {"fill": 0.35, "leaks": [{"where": "posterior",
@@ -81,4 +81,34 @@ def test_bright_surroundings_cement_found_and_leak_flags_only_uncertain(whole_ct
     rec = {r["level"]: r for r in rep.to_records()}
     assert [lv for lv, r in rec.items() if r["cement"]] == ["T7"]
     assert abs(rec["T7"]["cement_fill"] - _true_fill(film, "T7")) < 0.08
-    assert rep.leaks and all(k.status == "uncertain" and k.confidence <= 0.5 for k in rep.leaks)
+    assert [(k.level, k.kind) for k in rep.leaks] == [("T7", "posterior")]
+    assert abs(rep.leaks[0].size - 7.9) < 2.0
+
+
+def test_a_leak_fainter_than_the_threshold_is_found_by_the_blob_search(crop):
+    # 3.5 mm in front of T12: in projection well below the cement threshold
+    kw = {"seed": 5, "facing": "left", "spacing_mm": 0.2}
+    leak = [{"where": "anterior", "size_mm": 3.5}]
+    film = render_ct(crop, cement={"T12": {"fill": 0.5, "leaks": leak}}, **kw)
+    twin = render_ct(crop, cement={"T12": {"fill": 0.5}}, **kw)
+    found = measure_cement(film.radiograph, film.landmarks).leaks
+    called = [(k.level, k.kind) for k in found if k.status == "leak"]
+    assert called == [("T12", "anterior")]
+    assert [abs(k.size - 3.5) < 1.0 for k in found if k.status == "leak"] == [True]
+    # the twin without the leak: nothing called, nothing anterior
+    clean = measure_cement(twin.radiograph, twin.landmarks).leaks
+    assert all(k.status == "uncertain" and k.kind != "anterior" for k in clean)
+
+
+def test_blob_strength_tells_a_disc_from_a_rib_of_the_same_contrast():
+    from vcfmeasure.cement import _blobs
+
+    y, x = np.mgrid[0:200, 0:200] * 0.1  # 0.1 mm pixels
+    disc = 100.0 * (np.hypot(x - 10, y - 10) < 1.5)  # a 3 mm blob
+    ridge = 100.0 * (np.abs(x - 10) < 1.5)  # a 3 mm wide band (a rib, the cortex)
+    edge = 100.0 * (x > 10)
+    s_disc = _blobs(disc.astype(np.float32), 0.1, 0.1, 1.0)[0].max()
+    s_ridge = _blobs(ridge.astype(np.float32), 0.1, 0.1, 1.0)[0][20:180, 20:180].max()
+    s_edge = _blobs(edge.astype(np.float32), 0.1, 0.1, 1.0)[0][20:180, 20:180].max()
+    assert 15.0 < s_disc < 60.0  # about 0.3 of the contrast
+    assert s_ridge < 0.1 * s_disc and s_edge < 0.1 * s_disc

@@ -292,7 +292,10 @@ def measure_cement(
     ``implant_mm`` are implant wire (a loop, a cage), not cement. Bright components outside
     the outline that come within ``reach_mm`` of it (and nearer to it than to another
     cemented body) are leaks; farther bright objects (bowel contrast, another body's
-    cement) are ignored.
+    cement) are ignored. Leaks too faint for the threshold (small blobs, thin along the
+    beam) are found as bright blobs just outside the outline (:data:`LEAK_BLOB`); where the
+    ring around the body is as bright as the threshold (ribs, pedicles), only that blob
+    search flags leaks.
 
     Parameters
     ----------

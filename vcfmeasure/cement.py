@@ -133,6 +133,13 @@ RING_CONTRAST = 3.0
 #: body, under a diaphragm or a neighbour's shadow, at most 4.4).
 RING_PLATEAU = 4.5
 
+#: ... relaxed to :data:`RING_PLATEAU_SMALL` when the bright class is at most
+#: :data:`RING_SMALL_CLASS` of the body: a small fill's class takes in its blurred rim and
+#: widens (cemented CT bodies with fills 0.2-0.4: 1.9-4.3), while the bright ramps of
+#: untreated synthetic bodies that reach 2.5 take 0.65-0.81 of the body.
+RING_PLATEAU_SMALL = 2.5
+RING_SMALL_CLASS = 0.55
+
 #: ... and its bright pixels must be one compact mass: this fraction of them in the largest
 #: piece left by an opening of radius 1 mm (cemented CT bodies 0.9-1.0; the bright half of
 #: an untreated body's texture is scattered).
@@ -170,9 +177,10 @@ def _split(values: np.ndarray, k: float, background: float, contrast: float,
     bone, cement = float(np.median(lo)), float(np.median(hi))
     spread = 1.4826 * float(np.median(np.abs(lo - bone))) + 1e-9
     plateau = 1.4826 * float(np.median(np.abs(hi - cement))) + 1e-9
+    need = RING_PLATEAU_SMALL if hi.size <= RING_SMALL_CLASS * values.size else RING_PLATEAU
     above_ring = (cement - ring_high > RING_MARGIN * (cement - bone)
                   and cement - bone > RING_CONTRAST * contrast * (bone - background)
-                  and cement - bone > RING_PLATEAU * plateau)
+                  and cement - bone > need * plateau)
     by_spread = cement - bone > k * spread
     present = (hi.size >= max(0.002 * values.size, 8) and (by_spread or above_ring)
                and cement - bone > contrast * (bone - background))

@@ -271,8 +271,8 @@ def _run(pixels: np.ndarray, spacing_mm: float) -> tuple[list[_cnn.Candidate], f
 
     Also returns the summed evidence for the facing (> 0: anterior towards +x).
     """
-    x, step = _cnn.prepare(pixels, spacing_mm)
-    cands = _cnn.decode(_cnn.run_model(x))
+    prob, step = _cnn.predict(pixels, spacing_mm)
+    cands = _cnn.decode(prob)
     evidence = float(sum(c.anterior_right for c in cands if c.peaks.min() >= MIN_PEAK))
     facing = 1.0 if evidence >= 0 else -1.0
     for c in cands:

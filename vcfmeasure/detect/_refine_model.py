@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cnn import MODEL_MM, _subpixel, prepare, run_model, to_full
+from ._cnn import MODEL_MM, _subpixel, predict, to_full
 
 __all__ = ["model_points", "combine", "network_available", "PEAK_MIN", "AGREE_MM"]
 
@@ -89,8 +89,7 @@ def model_points(pixels: np.ndarray, xy: np.ndarray, px_mm: float, search_mm: fl
     crop = np.asarray(pixels[r0:r1, c0:c1], np.float32)
     if not np.isfinite(crop).all() or np.ptp(crop) == 0:
         return out, peaks
-    x, step = prepare(crop, px_mm)
-    prob = run_model(x)
+    prob, step = predict(crop, px_mm)
     h, w = prob.shape[1:]
     radius = max(search_mm / MODEL_MM, 1.0)
     rad = int(np.ceil(radius))
@@ -181,8 +180,8 @@ def bodies_at_clicks(pixels: np.ndarray, clicks: np.ndarray, px_mm: float,
     crop = np.asarray(pixels[r0:r1, c0:c1], np.float32)
     if not np.isfinite(crop).all() or np.ptp(crop) == 0:
         return none, peaks
-    x, step = prepare(crop, px_mm)
-    cands = decode(run_model(x))
+    prob, step = predict(crop, px_mm)
+    cands = decode(prob)
     if not cands:
         return none, peaks
     centres = np.array([to_full(c.points.mean(axis=0), step) + (c0, r0) for c in cands])

@@ -109,13 +109,18 @@ def test_crop_one_click_per_body(crop_film):
     assert np.median(_err_mm(lm, crop_film)) < 1.8
 
 
-def test_model_refinement_needs_a_spacing(crop_film):
+def test_model_refinement_without_a_spacing_runs_at_the_scale_of_the_bodies(crop_film):
     rg = vm.Radiograph(crop_film.radiograph.pixels)  # no spacing
-    clicks = _clicks(crop_film, 1.0, 6)
-    with pytest.raises(vm.VcfMeasureError, match="model=False"):
-        vm.refine_landmarks(rg, clicks, model=True)
-    out = vm.refine_landmarks(rg, clicks)  # default: edges only without a spacing
-    assert out.levels == clicks.levels
+    clicks = _clicks(crop_film, 1.5, 6)
+    net = vm.refine_landmarks(rg, clicks, model=True)
+    edges = vm.refine_landmarks(rg, clicks, model=False)
+    assert net == vm.refine_landmarks(rg, clicks)  # the default uses the network too
+    with_spacing = np.median(_err_mm(vm.refine_landmarks(crop_film.radiograph, clicks), crop_film))
+    err = np.median(_err_mm(net, crop_film))
+    assert err < 0.85 * np.median(_err_mm(edges, crop_film))
+    assert err < with_spacing + 0.3
+    notes = " ".join(net.provenance[lv].note or "" for lv in net.levels)
+    assert "estimated" in notes and "mm/px" in notes
 
 
 def test_model_refinement_without_onnxruntime_names_the_extra(crop_film, monkeypatch):

@@ -76,6 +76,23 @@ def test_without_spacing_adjacent_clicks_give_the_scale():
     assert np.median(_err_mm(lm, spine.landmarks, spine)) < 0.3
 
 
+def test_without_spacing_adjacent_clicks_let_the_network_place_the_points(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from vcfmeasure.detect import _refine_model
+
+    spine = make_spine(LEVELS, seed=907, contrast=0.5, blur_mm=0.8)
+    bare = vm.Radiograph(spine.radiograph.pixels)
+    clicks = {lv: spine.landmarks[lv].mean(axis=0) for lv in spine.landmarks.levels}
+    calls = []
+    real = _refine_model.bodies_at_clicks
+    monkeypatch.setattr(_refine_model, "bodies_at_clicks",
+                        lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    lm = landmarks_from_centres(bare, clicks)
+    assert calls and abs(calls[0] / spine.params["spacing_mm"] - 1) < 0.25
+    assert np.median(_err_mm(lm, spine.landmarks, spine)) < 0.5
+    assert lm.image["facing"] == "right"
+
+
 def test_a_lone_click_without_spacing_warns():
     spine = make_spine(["L2"], seed=906)
     bare = vm.Radiograph(spine.radiograph.pixels)

@@ -56,3 +56,36 @@ def test_a_point_moved_off_the_edge_goes_back():
     assert np.array_equal(out[0, 2], xy0[0, 2]) and c[0, 2] == 0.0
     assert np.array_equal(out[0, 3], xy[0, 3]) and c[0, 3] == 0.9
     assert np.array_equal(out[0, [0, 1, 4, 5]], xy[0, [0, 1, 4, 5]])
+
+
+# ------------------------------------------------------------- scale without a spacing
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_scale_from_bodies_is_near_the_true_spacing_and_ignores_a_fracture(seed):
+    from vcfmeasure.detect._refine_model import scale_from_bodies
+    from vcfmeasure.synthetic import make_spine
+
+    levels = ["T11", "T12", "L1", "L2"]
+    plain = make_spine(levels, seed=seed)
+    broken = make_spine(levels, seed=seed, deformities={"L1": ("wedge", 0.4)})
+    true = plain.params["spacing_mm"]
+    est = scale_from_bodies(plain.landmarks.array, levels)
+    assert abs(est / true - 1) < 0.2
+    assert scale_from_bodies(broken.landmarks.array, levels) == pytest.approx(est, rel=0.05)
+    # a property of the outline: rotation, mirroring and translation leave it alone
+    a = np.deg2rad(25)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    moved = plain.landmarks.array @ rot.T * [-1, 1] + [300, -50]
+    assert scale_from_bodies(moved, levels) == pytest.approx(est, rel=1e-9)
+    assert scale_from_bodies(plain.landmarks.array * 2, levels) == pytest.approx(est / 2)
+
+
+def test_scale_from_bodies_refuses_what_gives_no_scale():
+    from vcfmeasure.detect._refine_model import scale_from_bodies
+
+    assert scale_from_bodies(np.zeros((1, 6, 2)), ["L1"]) is None      # zero depth
+    assert scale_from_bodies(np.full((1, 6, 2), np.nan), ["L1"]) is None
+    assert scale_from_bodies(np.zeros((0, 6, 2)), []) is None
+    box = np.array([[0, 0], [1, 0], [2, 0], [2, 1], [1, 1], [0, 1]], float)
+    assert scale_from_bodies(box[None], ["L1"]) is None                 # 18 mm per px: absurd

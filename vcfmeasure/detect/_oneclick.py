@@ -389,10 +389,11 @@ def landmarks_from_centres(
     xy = np.array([clicks[lv] for lv in levels])
     heights_mm = np.array([typical_height_mm(lv) for lv in levels])
     if radiograph.spacing is not None:
-        px_mm = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1])
+        px_mm, scaled = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1]), True
     else:
-        px_mm = _scale_from_clicks(levels, xy, heights_mm)
-    model_bodies = _model_bodies(radiograph, xy, px_mm, facing)
+        px_mm, scaled = _scale_from_clicks(levels, xy, heights_mm)
+    # the network needs a scale: the spacing, or adjacent clicks (not the default guess)
+    model_bodies = _model_bodies(radiograph, xy, px_mm, facing) if scaled else None
     h_px = np.clip(heights_mm / px_mm, 8.0, max(radiograph.shape))
     gap = max(0.5 / px_mm, 1.5)
     sigma = max(0.15 / px_mm, 0.8)
@@ -472,7 +473,7 @@ def _model_bodies(radiograph, xy, px_mm, facing):
     """The detection network's bodies under the clicks, when it can run.
 
     Returns ``(bodies, peaks, sign)`` (see ``_refine_model.bodies_at_clicks``; ``sign``
-    +1 when anterior is towards +x) or None without onnxruntime or a spacing.
+    +1 when anterior is towards +x) or None without onnxruntime.
     """
     from ._refine_model import bodies_at_clicks, network_available
 
@@ -512,7 +513,10 @@ def _typical_box(frame, h):
 
 
 def _scale_from_clicks(levels, xy, heights_mm):
-    """Scale (mm per pixel) without a spacing: adjacent clicks are a body and a disc apart."""
+    """Scale (mm per pixel) without a spacing: adjacent clicks are a body and a disc apart.
+
+    Returns the scale and whether clicks gave it (``False``: the default, with a warning).
+    """
     idx = np.array([LEVELS.index(lv) for lv in levels])
     adjacent = np.flatnonzero(np.diff(idx) == 1)
     if adjacent.size:
@@ -520,14 +524,14 @@ def _scale_from_clicks(levels, xy, heights_mm):
         mm = 1.2 * 0.5 * (heights_mm[adjacent] + heights_mm[adjacent + 1])  # body + disc
         good = px > 0
         if good.any():
-            return float(np.median(mm[good] / px[good]))
+            return float(np.median(mm[good] / px[good])), True
     warnings.warn(
         f"no pixel spacing and no adjacent clicks to give the scale: one-click placement "
         f"assumes {DEFAULT_SPACING_MM} mm per pixel; give the spacing "
         "(load_image(..., spacing=...)) or click adjacent levels",
         SpacingWarning, stacklevel=3,
     )
-    return DEFAULT_SPACING_MM
+    return DEFAULT_SPACING_MM, False
 
 
 def _finite_crop(pixels, xy, margin):

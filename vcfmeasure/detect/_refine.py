@@ -563,8 +563,10 @@ def refine_landmarks(
         (``vcfmeasure.detect._refine_model``): a point whose edges are not found, or
         whose edge fit disagrees with the network by more than 1.5 mm, takes the
         heatmap peak when it is clear (>= 0.3), with that value as its confidence.
-        ``None`` (default): when onnxruntime (the ``detect`` extra) is installed and the
-        radiograph has a spacing; ``True`` requires both; ``False``: edges only.
+        ``None`` (default): when onnxruntime (the ``detect`` extra) is installed;
+        ``True`` requires it (``MissingDependencyError`` naming the extra); ``False``:
+        edges only. Without a pixel spacing the network runs at the scale estimated
+        from the bodies' depths and their levels' typical depths.
 
     Returns
     -------
@@ -640,23 +642,35 @@ def _use_model(model, radiograph):
     """Whether to read the network's heatmaps (``model`` as documented)."""
     if model is False:
         return False
-    if model is None:
-        from ._refine_model import network_available
+    from ._refine_model import network_available
 
+    if model is None:
         return network_available(radiograph)
-    if radiograph.spacing is None:
-        raise VcfMeasureError(
-            "refine_landmarks(model=True) needs the radiograph's pixel spacing (the network "
-            "works in mm): load it with a spacing, or pass model=False")
+    if not network_available(radiograph):
+        from ._cnn import _session
+
+        _session()  # raises MissingDependencyError naming the extra
     return True
 
 
 def _with_model(radiograph, xy_in, out, conf, notes, ok, search_mm, levels):
-    """Combine the edge fit with the network's heatmap peaks, in place."""
-    from ._refine_model import combine, model_points
+    """Combine the edge fit with the network's heatmap peaks, in place.
 
-    px_mm = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1])
+    Without a spacing the network runs at the scale the bodies' depths give
+    (:func:`~vcfmeasure.detect._refine_model.scale_from_bodies`); without a usable
+    estimate the edge fit stands.
+    """
+    from ._refine_model import combine, model_points, scale_from_bodies
+
     idx = np.flatnonzero(ok)
+    if radiograph.spacing is not None:
+        px_mm = math.sqrt(radiograph.spacing[0] * radiograph.spacing[1])
+        estimated = False
+    else:
+        px_mm = scale_from_bodies(xy_in[idx], [levels[i] for i in idx])
+        estimated = True
+        if px_mm is None:
+            return
     with np.errstate(all="ignore"):
         mp, peak = model_points(radiograph.pixels, xy_in[idx], px_mm, search_mm)
         pts, c, took = combine(xy_in[idx], out[idx], conf[idx], mp, peak, px_mm)
@@ -666,8 +680,12 @@ def _with_model(radiograph, xy_in, out, conf, notes, ok, search_mm, levels):
         if not _plausible_body(pts[j]):  # the mixed outline is no body: edges only
             continue
         out[i], conf[i] = pts[j], c[j]
+        if (c[j] > 0).all() and notes[i] == _KEPT:  # the network found what edges did not
+            notes[i] = None
         names = ", ".join(n for n, t in zip(POINT_NAMES, took[j], strict=True) if t)
         extra = f"{levels[i]}: {names} from the network's heatmaps (edges unclear)"
+        if estimated:
+            extra += f" at an estimated {px_mm:.3f} mm/px (no spacing; from body depths)"
         notes[i] = extra if notes[i] is None else f"{notes[i]}; {extra}"
 
 
@@ -833,10 +851,11 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
     # never trade an edge for soft tissue: a point moved to where the image shows much
     # less edge than where it was keeps its input position
     xy, conf = _keep_edges(img, xy0, xy, conf, max(blur, 1.0 / px_mm))
-    notes = [None if (conf[i] > 0).all() else "points kept where confidence is 0"
-             for i in range(len(xy))]
+    notes = [None if (conf[i] > 0).all() else _KEPT for i in range(len(xy))]
     return xy + corner, conf, notes
 
+
+_KEPT = "points kept where confidence is 0"
 
 #: A refined point must show at least this fraction of its body's typical edge strength
 #: (the median over its six refined points), or it keeps its input position.
@@ -963,7 +982,7 @@ def _record(landmarks, xy0, xy, conf, notes):
             confidence=float(conf[i].min()),
             point_confidence=tuple(float(c) for c in conf[i]),
             needs_review=review,
-            note=note if review else None,
+            note=note,
         )
     try:
         return Landmarks(points, provenance=provenance, image=landmarks.image)

@@ -21,7 +21,8 @@ import numpy as np
 
 from ._cnn import MODEL_MM, _subpixel, predict, to_full
 
-__all__ = ["model_points", "combine", "network_available", "PEAK_MIN", "AGREE_MM"]
+__all__ = ["model_points", "combine", "network_available", "scale_from_bodies", "PEAK_MIN",
+           "AGREE_MM"]
 
 #: Heatmap peaks below this are no evidence (a training target's centre is 1).
 PEAK_MIN = 0.3
@@ -39,10 +40,51 @@ _CHANNELS = ((1, 3), (2,), (1, 3), (4, 6), (5,), (4, 6))
 
 
 def network_available(radiograph) -> bool:
-    """Whether the network can run here: onnxruntime installed and a pixel spacing known."""
+    """Whether the network can run here: onnxruntime installed.
+
+    Without a pixel spacing the callers give the network a scale estimated from the
+    bodies (:func:`scale_from_bodies`) or from adjacent clicks.
+    """
     import importlib.util
 
-    return radiograph.spacing is not None and importlib.util.find_spec("onnxruntime") is not None
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+#: Estimated scales outside this range (mm per pixel) are not used.
+SCALE_RANGE_MM = (0.02, 2.0)
+
+
+def scale_from_bodies(xy: np.ndarray, levels) -> float | None:
+    """Scale (mm per pixel) of a film without a spacing, from its bodies' depths.
+
+    A body's depth (the endplates' corner-to-corner lengths, ``sp-sa`` and ``ip-ia``) is
+    not lowered by a compression fracture; each level's typical depth (its typical
+    height, :func:`~vcfmeasure.detect._oneclick.typical_height_mm`, times 1.45) over its
+    depth in pixels is one estimate, and the median over the bodies is returned. Adult
+    bodies vary by about 15 % around the typical size, within the network's training
+    range of scales (+-25 %). ``None`` when no body gives a usable estimate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> box = np.array([[0, 0], [20, 0], [40, 0], [40, 27.5], [20, 27.5], [0, 27.5]])
+    >>> round(scale_from_bodies(box[None] * 10.0, ["L3"]), 3)   # 400 px deep, L3 ~ 40 mm
+    0.1
+    """
+    from ._oneclick import _DEPTH_PER_HEIGHT, typical_height_mm
+
+    xy = np.asarray(xy, float)
+    if xy.ndim != 3 or len(xy) == 0 or len(levels) != len(xy):
+        return None
+    with np.errstate(all="ignore"):
+        depth = 0.5 * (np.hypot(*(xy[:, 2] - xy[:, 0]).T) + np.hypot(*(xy[:, 3] - xy[:, 5]).T))
+        typical = np.array([_DEPTH_PER_HEIGHT * typical_height_mm(lv) for lv in levels])
+        est = typical / depth
+    est = est[np.isfinite(est) & (est > 0)]
+    if est.size == 0:
+        return None
+    scale = float(np.median(est))
+    return scale if SCALE_RANGE_MM[0] <= scale <= SCALE_RANGE_MM[1] else None
 
 
 def model_points(pixels: np.ndarray, xy: np.ndarray, px_mm: float, search_mm: float

@@ -157,11 +157,11 @@ def manifest() -> dict:
     return json.loads(MANIFEST_PATH.read_text())
 
 
-def run_model(x: np.ndarray, *, mirror: bool = MIRROR_AVERAGE) -> np.ndarray:
+def run_model(x: np.ndarray, *, mirror: bool | None = None) -> np.ndarray:
     """Run the network on a prepared input ``(2, H, W)``; returns ``(7, H, W)`` probabilities.
 
     The input is zero-padded to a multiple of :data:`MULTIPLE` and the output cropped back.
-    With ``mirror`` (default :data:`MIRROR_AVERAGE`) the network also runs on the input
+    With ``mirror`` (``None``: :data:`MIRROR_AVERAGE`) the network also runs on the input
     mirrored left-right and the two maps are averaged, the second mirrored back: the maps
     name anatomy (anterior, posterior), so mirroring the output back puts every map on
     the same body parts, and the average halves the part of the error that is not
@@ -173,7 +173,7 @@ def run_model(x: np.ndarray, *, mirror: bool = MIRROR_AVERAGE) -> np.ndarray:
         When onnxruntime is not installed (the ``detect`` extra).
     """
     prob = _run_once(x)
-    if mirror:
+    if MIRROR_AVERAGE if mirror is None else mirror:
         prob = 0.5 * (prob + _run_once(np.ascontiguousarray(x[:, :, ::-1]))[:, :, ::-1])
     return np.ascontiguousarray(prob, dtype=np.float32)
 

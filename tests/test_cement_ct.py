@@ -150,3 +150,17 @@ def test_a_disc_leak_reaching_into_the_next_body_is_found(whole_ct, monkeypatch)
     monkeypatch.setattr(cm, "NEIGHBOUR_DEPTH_MM", 0.0)  # neighbours' outlines closed: missed
     rep0 = measure_cement(film.radiograph, film.landmarks)
     assert not [k for k in rep0.leaks if k.kind == "superior_disc" and k.size >= 3.0]
+
+
+def test_a_small_fill_in_two_masses_is_cement(whole_ct):
+    # a development render (seed 127 of the tuning set): a 0.24 fill among bright ribs
+    # whose bright class opens into two pieces (0.80 of it in the larger one)
+    film = render_ct(whole_ct, seed=127, levels=["T9", "T10", "T11", "T12"], facing="right",
+                     tilt_deg=-2.53, spacing_mm=0.2266,
+                     cement={"T10": {"fill": 0.24, "leaks": [{"where": "posterior",
+                                                              "size_mm": 3.3}]}})
+    rep = measure_cement(film.radiograph, film.landmarks)
+    rec = {r["level"]: r for r in rep.to_records()}
+    assert [lv for lv, r in rec.items() if r["cement"]] == ["T10"]
+    assert abs(rec["T10"]["cement_fill"] - _true_fill(film, "T10")) < 0.08
+    assert any(k.level == "T10" and k.kind == "posterior" for k in rep.leaks)

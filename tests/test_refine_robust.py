@@ -89,3 +89,19 @@ def test_scale_from_bodies_refuses_what_gives_no_scale():
     assert scale_from_bodies(np.zeros((0, 6, 2)), []) is None
     box = np.array([[0, 0], [1, 0], [2, 0], [2, 1], [1, 1], [0, 1]], float)
     assert scale_from_bodies(box[None], ["L1"]) is None                 # 18 mm per px: absurd
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_the_small_normal_equations_solve_as_numpy_does(n):
+    from vcfmeasure.detect._refine import _solve_normal
+
+    rng = np.random.default_rng(n)
+    for _ in range(300):
+        x = rng.normal(0, 50, 20)
+        design = np.vander(x, n)  # as the robust fits build them: powers of px offsets
+        w = rng.uniform(0, 1, 20)
+        a = (design * w[:, None]).T @ design
+        b = (design * w[:, None]).T @ rng.normal(0, 5, 20)
+        assert np.allclose(_solve_normal(a, b), np.linalg.solve(a, b), rtol=1e-7, atol=1e-12)
+    assert _solve_normal(np.zeros((n, n)), np.ones(n)) is None
+    assert _solve_normal(np.full((n, n), np.nan), np.ones(n)) is None

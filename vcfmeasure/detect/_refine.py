@@ -228,7 +228,7 @@ def _local_quadratic(t, o, t0, h, deg=2):
     ok = np.isfinite(o)
     t, o = t[ok], o[ok]
     x = t - t0
-    w = np.clip(1 - np.abs(x / h) ** 3, 0, None) ** 3
+    w = np.maximum(1 - np.abs(x / h) ** 3, 0.0) ** 3
     use = w > 0
     if use.sum() < deg + 3:
         return None
@@ -237,17 +237,51 @@ def _local_quadratic(t, o, t0, h, deg=2):
     robust = np.ones_like(w)
     for _ in range(3):
         Xw = X * (w * robust)[:, None]
-        try:
-            coef = np.linalg.solve(Xw.T @ X, Xw.T @ o)
-        except np.linalg.LinAlgError:
+        coef = _solve_normal(Xw.T @ X, Xw.T @ o)
+        if coef is None:
             return None
         res = o - X @ coef
         scale = 1.4826 * _median(np.abs(res)) + 1e-3
-        robust = np.clip(1 - (res / (4.0 * scale)) ** 2, 0, None) ** 2
+        robust = np.maximum(1 - (res / (4.0 * scale)) ** 2, 0.0) ** 2
     wr = w * robust
     inl = robust > 0
     spread = 1.4826 * _median(np.abs(res[inl])) if inl.any() else np.inf
     return coef, spread, float(wr.sum() / max(w.max(), 1e-9))
+
+
+def _solve_normal(a, b):
+    """Solve the 2 x 2 or 3 x 3 normal equations ``a x = b`` by Cramer's rule.
+
+    The systems of :func:`_local_quadratic` are tiny and solved some 2000 times per
+    spine, where ``np.linalg.solve``'s per-call overhead dominated. Returns None when
+    ``a`` is singular (or not finite), as ``np.linalg.solve`` raised ``LinAlgError``.
+
+    Examples
+    --------
+    >>> _solve_normal(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([3.0, 5.0])).round(6).tolist()
+    [0.8, 1.4]
+    >>> _solve_normal(np.array([[1.0, 2.0], [2.0, 4.0]]), np.array([1.0, 2.0])) is None
+    True
+    """
+    if a.shape == (2, 2):
+        (p, q), (r, t) = a.tolist()
+        u, v = b.tolist()
+        det = p * t - q * r
+        if det == 0.0 or not math.isfinite(det):
+            return None
+        return np.array([(u * t - q * v) / det, (p * v - u * r) / det])
+    (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = a.tolist()
+    u, v, z = b.tolist()
+    m0 = b1 * c2 - b2 * c1
+    m1 = b0 * c2 - b2 * c0
+    m2 = b0 * c1 - b1 * c0
+    det = a0 * m0 - a1 * m1 + a2 * m2
+    if det == 0.0 or not math.isfinite(det):
+        return None
+    x0 = (u * m0 - a1 * (v * c2 - b2 * z) + a2 * (v * c1 - b1 * z)) / det
+    x1 = (a0 * (v * c2 - b2 * z) - u * m1 + a2 * (b0 * z - v * c0)) / det
+    x2 = (a0 * (b1 * z - v * c1) - a1 * (b0 * z - v * c0) + u * m2) / det
+    return np.array([x0, x1, x2])
 
 
 class _Side:
@@ -454,7 +488,7 @@ def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
         tp, _ = plate.coords(q)
         q = plate.point(tp, _polyval(cp, tp - t_plate))
     conf = min(np_, nw) / 6.0
-    return q, float(np.clip(conf, 0, 1) * _gauss(max(rp, rw), tol))
+    return q, float(min(max(float(conf), 0.0), 1.0) * _gauss(max(rp, rw), tol))
 
 
 def _middle(plate, c0, c1, h, tol):
@@ -472,7 +506,7 @@ def _middle(plate, c0, c1, h, tol):
         tq, _ = plate.coords(q)
         on = plate.point(tq, _polyval(coef, tq - tm))
         q = mid + ((on - mid) @ nrm) * nrm
-    return q, float(np.clip(n_eff / 6.0, 0, 1) * _gauss(spread, tol))
+    return q, float(min(max(n_eff / 6.0, 0.0), 1.0) * _gauss(spread, tol))
 
 
 def _refine_one(sides, px_mm, blur_px=0.0):

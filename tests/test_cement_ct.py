@@ -164,3 +164,25 @@ def test_a_small_fill_in_two_masses_is_cement(whole_ct):
     assert [lv for lv, r in rec.items() if r["cement"]] == ["T10"]
     assert abs(rec["T10"]["cement_fill"] - _true_fill(film, "T10")) < 0.08
     assert any(k.level == "T10" and k.kind == "posterior" for k in rep.leaks)
+
+
+def test_a_rib_head_at_the_posterior_disc_corner_is_not_called_a_leak(whole_ct, monkeypatch):
+    # a development render (seed 45 of the tuning set): no leak drawn; a bright blob at the
+    # posterior end of the T9-T10 disc (a costovertebral joint) was called a 3 mm leak
+    import vcfmeasure.cement as cm
+
+    film = render_ct(whole_ct, seed=45, levels=["T9", "T10", "T11", "T12"], facing="right",
+                     tilt_deg=-4.92, spacing_mm=0.1932, cement={"T10": {"fill": 0.74}})
+    sp = film.radiograph.spacing[0]
+    heads = np.concatenate([film.landmarks[lv][[0, 5]] for lv in film.levels])
+
+    def at_head(k):
+        return np.min(np.hypot(*(heads - [k.x, k.y]).T)) * sp <= 3.0
+
+    found = measure_cement(film.radiograph, film.landmarks).leaks
+    assert [k.status for k in found if at_head(k)] == ["uncertain"]
+    assert not [k for k in found if k.status == "leak"]
+    monkeypatch.setattr(cm, "RIB_HEAD_MM", 0.0)
+    called = [k for k in measure_cement(film.radiograph, film.landmarks).leaks
+              if k.status == "leak"]
+    assert len(called) == 1 and at_head(called[0])

@@ -482,11 +482,15 @@ def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
     cp, rp, np_ = fp
     cw, rw, nw = fw
     q = plate.point(t_plate, _polyval(cp, 0.0))
-    for _ in range(8):
+    for _ in range(8):  # alternate projections; stop once the point no longer moves
         tw, _ = wall.coords(q)
         q = wall.point(tw, _polyval(cw, tw - t_wall))
         tp, _ = plate.coords(q)
-        q = plate.point(tp, _polyval(cp, tp - t_plate))
+        q_new = plate.point(tp, _polyval(cp, tp - t_plate))
+        moved = abs(q_new[0] - q[0]) + abs(q_new[1] - q[1])
+        q = q_new
+        if moved < 1e-6:
+            break
     conf = min(np_, nw) / 6.0
     return q, float(min(max(float(conf), 0.0), 1.0) * _gauss(max(rp, rw), tol))
 
@@ -505,7 +509,11 @@ def _middle(plate, c0, c1, h, tol):
     for _ in range(8):
         tq, _ = plate.coords(q)
         on = plate.point(tq, _polyval(coef, tq - tm))
-        q = mid + ((on - mid) @ nrm) * nrm
+        q_new = mid + ((on - mid) @ nrm) * nrm
+        moved = abs(q_new[0] - q[0]) + abs(q_new[1] - q[1])
+        q = q_new
+        if moved < 1e-6:
+            break
     return q, float(min(max(n_eff / 6.0, 0.0), 1.0) * _gauss(spread, tol))
 
 

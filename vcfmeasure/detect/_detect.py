@@ -161,6 +161,12 @@ def _fill_gaps(bodies: list[_Body], spacing_mm: float) -> list[_Body]:
     return out
 
 
+#: With more bodies than the names given, the run the names fit best is kept; when another
+#: run fits within this much (negative log-likelihood of :func:`_naming_cost`), the names
+#: are marked guessed (``level_guessed``): sizes alone cannot tell the runs apart.
+NAMING_MARGIN = 2.0
+
+
 def _naming_cost(bodies: list[_Body], names: list[str], spacing_mm: float,
                  scale_sd: float = 0.1) -> float:
     """How well ``names`` fit ``bodies`` (same length), from sizes and thoracic look.
@@ -235,8 +241,11 @@ def _name_levels(bodies, levels, anchor, spacing_mm):
             + 10.0 * sum(b.confidence < REVIEW_THRESHOLD for b in bodies[s : s + k])
             for s in range(n - k + 1)
         ]
-        start = int(np.argmin(cost))
-        return names, False, bodies[start : start + k]
+        order = np.argsort(cost, kind="stable")
+        start = int(order[0])
+        # a runner-up within NAMING_MARGIN (log-likelihood) makes the choice a guess
+        close = len(cost) > 1 and cost[int(order[1])] - cost[start] < NAMING_MARGIN
+        return names, bool(close), bodies[start : start + k]
     # fewer bodies than named levels: place them by size within the given run
     guess = _guess_levels(bodies, spacing_mm)
     gi = level_index(guess[0])
@@ -602,6 +611,11 @@ def detect_landmarks(
         b.thoracic = _thoracic(bright, b, spacing_mm)
     bodies = _fill_gaps(bodies, spacing_mm)
     names, guessed, bodies = _name_levels(bodies, levels, anchor, spacing_mm)
+    if guessed and levels is not None and not isinstance(levels, str) and len(levels) > 1:
+        why = ("level names guessed: the levels given fit more than one run of the bodies "
+               "found; give one anchor level (levels='L1') to name them")
+        for b in bodies:
+            b.note = f"{b.note}; {why}" if b.note else why
     prov = {}
     for name, b in zip(names, bodies, strict=True):
         prov[name] = Provenance(

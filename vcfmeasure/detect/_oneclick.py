@@ -477,7 +477,7 @@ def _model_bodies(radiograph, xy, px_mm, facing):
     """
     from ._refine_model import bodies_at_clicks, network_available
 
-    if not network_available(radiograph):
+    if not network_available():
         return None
 
     with np.errstate(all="ignore"):

@@ -675,23 +675,22 @@ def refine_landmarks(
         out[ok], conf[ok] = pts, c
         for j, i in enumerate(np.flatnonzero(ok)):
             notes[i] = more[j]
-        if _use_model(model, radiograph):
+        if _use_model(model):
             _with_model(radiograph, xy_in, out, conf, notes, ok, search_mm, landmarks.levels)
     return _record(landmarks, xy_in, out, conf, notes)
 
 
-def _use_model(model, radiograph):
+def _use_model(model):
     """Whether to read the network's heatmaps (``model`` as documented)."""
     if model is False:
         return False
-    from ._refine_model import network_available
-
     if model is None:
-        return network_available(radiograph)
-    if not network_available(radiograph):
-        from ._cnn import _session
+        from ._refine_model import network_available
 
-        _session()  # raises MissingDependencyError naming the extra
+        return network_available()
+    from ._cnn import _session
+
+    _session()  # model=True: raises MissingDependencyError naming the extra when missing
     return True
 
 

@@ -39,11 +39,11 @@ MAX_MODEL_PIXELS = 2_500_000
 _CHANNELS = ((1, 3), (2,), (1, 3), (4, 6), (5,), (4, 6))
 
 
-def network_available(radiograph) -> bool:
+def network_available() -> bool:
     """Whether the network can run here: onnxruntime installed.
 
-    Without a pixel spacing the callers give the network a scale estimated from the
-    bodies (:func:`scale_from_bodies`) or from adjacent clicks.
+    The network works in mm; without a pixel spacing the callers give it a scale
+    estimated from the bodies (:func:`scale_from_bodies`) or from adjacent clicks.
     """
     import importlib.util
 

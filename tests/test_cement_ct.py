@@ -186,3 +186,24 @@ def test_a_rib_head_at_the_posterior_disc_corner_is_not_called_a_leak(whole_ct, 
     called = [k for k in measure_cement(film.radiograph, film.landmarks).leaks
               if k.status == "leak"]
     assert len(called) == 1 and at_head(called[0])
+
+
+def test_a_small_compact_fill_is_found_by_the_three_class_split(whole_ct, monkeypatch):
+    # a development render (seed 155 of the tuning set): a 0.23 fill, one compact mass, with
+    # a 6.2 mm anterior leak; the two-class split's bright class takes in the mass's blurred
+    # rim and bright bone and fails the plateau test
+    import vcfmeasure.cement as cm
+
+    kw = {"seed": 155, "levels": ["T8", "T9", "T10", "T11"], "facing": "right",
+          "tilt_deg": -14.43, "spacing_mm": 0.1675}
+    film = render_ct(whole_ct, cement={"T9": {"fill": 0.23, "leaks": [{"where": "anterior",
+                                                                       "size_mm": 6.2}]}}, **kw)
+    rep = measure_cement(film.radiograph, film.landmarks)
+    rec = {r["level"]: r for r in rep.to_records()}
+    assert [lv for lv, r in rec.items() if r["cement"]] == ["T9"]
+    assert abs(rec["T9"]["cement_fill"] - _true_fill(film, "T9")) < 0.05
+    assert [(k.level, k.kind, k.status) for k in rep.leaks] == [("T9", "anterior", "leak")]
+    plain = measure_cement(*(lambda f: (f.radiograph, f.landmarks))(render_ct(whole_ct, **kw)))
+    assert not any(plain.cement) and plain.leaks == ()
+    monkeypatch.setattr(cm, "SMALL_FILL_CLASS", 0.0)  # two classes only: not found
+    assert not any(measure_cement(film.radiograph, film.landmarks).cement)

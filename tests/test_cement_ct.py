@@ -207,3 +207,25 @@ def test_a_small_compact_fill_is_found_by_the_three_class_split(whole_ct, monkey
     assert not any(plain.cement) and plain.leaks == ()
     monkeypatch.setattr(cm, "SMALL_FILL_CLASS", 0.0)  # two classes only: not found
     assert not any(measure_cement(film.radiograph, film.landmarks).cement)
+
+
+def test_a_disc_leak_centred_inside_the_next_body_is_found(whole_ct, monkeypatch):
+    # a development render (seed 138 of the tuning set): a 6.2 mm leak below T10 whose
+    # centre lies 2.8 mm inside T11's outline (T11 has no cement)
+    import vcfmeasure.cement as cm
+
+    film = render_ct(whole_ct, seed=138, levels=["T9", "T10", "T11", "T12"], facing="right",
+                     tilt_deg=-5.31, spacing_mm=0.1484,
+                     cement={"T10": {"fill": 0.69, "leaks": [
+                         {"where": "disc_inferior", "size_mm": 6.23},
+                         {"where": "posterior", "size_mm": 7.09}]}})
+    sp = film.radiograph.spacing[0]
+    centre = film.truth["T10"]["cement"]["leaks"][0]["centre_xy"]
+
+    def below(rep):
+        return [k for k in rep.leaks if k.level == "T10" and k.kind == "inferior_disc"
+                and np.hypot(k.x - centre[0], k.y - centre[1]) * sp < 6.0]
+
+    assert len(below(measure_cement(film.radiograph, film.landmarks))) == 1
+    monkeypatch.setattr(cm, "NEIGHBOUR_DEPTH_MM", 2.5)  # the earlier depth: missed
+    assert not below(measure_cement(film.radiograph, film.landmarks))

@@ -175,8 +175,10 @@ LEAK_BLOB_UNCERTAIN = 0.8
 
 #: Cement of a disc leak may reach into the next body's outline when that body has no
 #: cement of its own: leaks are looked for up to this depth (mm) inside such an outline
-#: (large disc leaks on CT development films had their centres 1.0-1.8 mm inside it).
-NEIGHBOUR_DEPTH_MM = 2.5
+#: (large disc leaks on CT development films had their centres 1.0-1.8 mm inside it, and
+#: one of 6.2 mm 2.8 mm inside; at 3.5 mm, 2 more of 52 leaks >= 3 mm were found on seeds
+#: 0-59 and 100-159, with no new flag on the 42 leak-free bodies or 60 untreated twins).
+NEIGHBOUR_DEPTH_MM = 3.5
 
 #: At thoracic levels the rib heads articulate with the bodies at the posterior ends of
 #: the discs (costovertebral joints) and show as bright blobs there. A leak flag centred

@@ -126,3 +126,25 @@ def test_replace_subset_and_map_points():
 def test_empty_landmarks_allowed():
     lm = Landmarks({})
     assert len(lm) == 0 and lm.array.shape == (0, 6, 2)
+
+
+def test_valid_outlines_agrees_with_the_constructor_on_random_bodies():
+    # the vectorised one-body check that refinement uses for trial outlines
+    from vcfmeasure.landmarks import valid_outlines
+
+    rng = np.random.default_rng(5)
+    bodies = BOX + rng.normal(0, 1, (4000, 6, 2)) * rng.choice([0.5, 3, 8, 15], (4000, 1, 1))
+    bodies[::50, 1] = bodies[::50, 0]  # coinciding points
+    bodies[::97, 3, 1] = np.nan
+    bodies[::131, 2, 0] = 1e12
+
+    def accepted(pts):
+        try:
+            Landmarks({"L1": pts})
+        except LandmarkError:
+            return False
+        return True
+
+    expected = np.array([accepted(b) for b in bodies])
+    assert 0.2 < expected.mean() < 0.8  # both kinds are tested
+    assert np.array_equal(valid_outlines(bodies), expected)

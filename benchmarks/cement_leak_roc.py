@@ -63,16 +63,9 @@ def candidates(film, level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | 
     original = cement._blob_leaks
 
     def record(lv, crop, dist, edge, allowed, spacing, unit_mm, contrast, reach_mm, *rest):
-        from scipy import ndimage
-
         if lv == level:
-            strength, scale = cement._blobs(crop, spacing[0], spacing[1], unit_mm)
-            sigma = np.asarray(cement.LEAK_BLOB_SCALES_MM)[scale] * unit_mm
-            need = cement.LEAK_BLOB * contrast * np.maximum(1.0, sigma / (1.1 * unit_mm))
-            win = (2 * max(int(round(unit_mm / spacing[0])), 1) + 1,
-                   2 * max(int(round(unit_mm / spacing[1])), 1) + 1)
-            peak = ((strength == ndimage.maximum_filter(strength, size=win)) & allowed
-                    & (dist - np.sqrt(2.0) * sigma <= reach_mm * unit_mm))
+            strength, need, _, peak = cement._blob_candidates(
+                crop, dist, allowed, spacing, unit_mm, contrast, reach_mm)
             ys, xs = np.nonzero(peak)
             r0, c0 = rest[-1]
             seen["c"] = ((strength / need)[ys, xs], xs + c0, ys + r0)

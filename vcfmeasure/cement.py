@@ -320,6 +320,28 @@ def _ellipse(rx: float, ry: float) -> np.ndarray:
     return (x / max(rx, 0.5)) ** 2 + (y / max(ry, 0.5)) ** 2 <= 1.0
 
 
+def _blob_candidates(crop: np.ndarray, dist: np.ndarray, allowed: np.ndarray,
+                     spacing: tuple[float, float], unit_mm: float, contrast: float,
+                     reach_mm: float) -> tuple[np.ndarray, ...]:
+    """Blob strength, its threshold, rim radius and the candidate peaks, before any threshold.
+
+    Candidates are local maxima of :func:`_blobs` strength over 2 mm, in ``allowed``, whose
+    estimated rim (radius ``sqrt(2) sigma``) comes within ``reach_mm`` of the outline; the
+    threshold is ``LEAK_BLOB * max(1, sigma / 1.1 mm)`` of ``contrast``.
+    """
+    from scipy import ndimage
+
+    row_mm, col_mm = spacing
+    strength, scale = _blobs(crop, row_mm, col_mm, unit_mm)
+    sigma = np.asarray(LEAK_BLOB_SCALES_MM)[scale] * unit_mm
+    need = LEAK_BLOB * contrast * np.maximum(1.0, sigma / (1.1 * unit_mm))
+    win = (2 * max(int(round(unit_mm / row_mm)), 1) + 1, 2 * max(int(round(unit_mm / col_mm)), 1) + 1)
+    radius = np.sqrt(2.0) * sigma
+    peak = ((strength == ndimage.maximum_filter(strength, size=win)) & allowed
+            & (dist - radius <= reach_mm * unit_mm))
+    return strength, need, radius, peak
+
+
 def _blob_leaks(lv: str, crop: np.ndarray, dist: np.ndarray, edge: np.ndarray,
                 allowed: np.ndarray, spacing: tuple[float, float], unit_mm: float,
                 contrast: float, reach_mm: float, uncertain_mm: float, unit: str,
@@ -334,19 +356,12 @@ def _blob_leaks(lv: str, crop: np.ndarray, dist: np.ndarray, edge: np.ndarray,
     and its estimated rim (radius ``sqrt(2) sigma``) comes within ``reach_mm`` of the
     outline. Its size is the centre's distance from the outline plus that radius.
     """
-    from scipy import ndimage
-
     row_mm, col_mm = spacing
     if not allowed.any() or contrast <= 0:
         return []
-    strength, scale = _blobs(crop, row_mm, col_mm, unit_mm)
-    sigma = np.asarray(LEAK_BLOB_SCALES_MM)[scale] * unit_mm
-    need = LEAK_BLOB * contrast * np.maximum(1.0, sigma / (1.1 * unit_mm))
-    win = (2 * max(int(round(unit_mm / row_mm)), 1) + 1, 2 * max(int(round(unit_mm / col_mm)), 1) + 1)
-    peak = ((strength == ndimage.maximum_filter(strength, size=win))
-            & (strength >= LEAK_BLOB_UNCERTAIN * need) & allowed)
-    radius = np.sqrt(2.0) * sigma
-    peak &= dist - radius <= reach_mm * unit_mm
+    strength, need, radius, peak = _blob_candidates(crop, dist, allowed, spacing, unit_mm,
+                                                    contrast, reach_mm)
+    peak &= strength >= LEAK_BLOB_UNCERTAIN * need
     out: list[Leak] = []
     taken: list[tuple[float, float, float]] = []
     ys, xs = np.nonzero(peak)

@@ -126,30 +126,42 @@ def _pair_names(i: int, j: int) -> str:
     return f"{POINT_NAMES[i]!r} and {POINT_NAMES[j]!r}"
 
 
+def _one_body_faults(xy: np.ndarray) -> dict[str, np.ndarray]:
+    """Where each one-body check of :func:`validate_bodies` fails, vectorised.
+
+    ``xy`` ``(n, 6, 2)``, finite. Per body: ``close`` (per pair of points), ``crossing``,
+    ``flat``, ``outside1`` and ``outside4`` (a middle point not between its corners).
+    """
+    dist = np.sqrt(((xy[:, :, None, :] - xy[:, None, :, :]) ** 2).sum(-1))
+    extent = dist.max(axis=(1, 2))
+    iu = np.triu_indices(6, 1)
+    faults = {
+        "close": dist[:, iu[0], iu[1]] <= 1e-6 * np.maximum(extent, 1e-12)[:, None],
+        "crossing": polygon_self_intersects(xy),
+        "flat": np.abs(signed_area(xy)) < 0.02 * extent**2,
+    }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for mid, (c0, c1) in ((1, (0, 2)), (4, (5, 3))):
+            chord = xy[:, c1] - xy[:, c0]
+            t = ((xy[:, mid] - xy[:, c0]) * chord).sum(-1) / (chord**2).sum(-1)
+            faults[f"outside{mid}"] = ~((t > 0) & (t < 1))
+    return faults
+
+
 def valid_outlines(xy: np.ndarray) -> np.ndarray:
     """Per body of ``xy`` ``(n, 6, 2)``: whether ``Landmarks({level: xy[i]})`` accepts it.
 
-    The one-body checks of :func:`validate_bodies` (no coinciding points, no crossing,
-    some area, middle points between their corners) and finite, bounded coordinates,
+    The one-body checks of :func:`validate_bodies` and finite, bounded coordinates,
     vectorised over bodies and raising nothing (for loops that test many trial outlines).
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 6, 2)
     ok = (np.isfinite(xy) & (np.abs(xy) <= MAX_COORDINATE)).all(axis=(1, 2))
-    if not ok.any():
-        return ok
-    b = xy[ok]
-    dist = np.sqrt(((b[:, :, None, :] - b[:, None, :, :]) ** 2).sum(-1))
-    extent = dist.max(axis=(1, 2))
-    iu = np.triu_indices(6, 1)
-    bad = (dist[:, iu[0], iu[1]] <= 1e-6 * np.maximum(extent, 1e-12)[:, None]).any(axis=1)
-    bad |= polygon_self_intersects(b)
-    bad |= np.abs(signed_area(b)) < 0.02 * extent**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for mid, (c0, c1) in ((1, (0, 2)), (4, (5, 3))):
-            chord = b[:, c1] - b[:, c0]
-            t = ((b[:, mid] - b[:, c0]) * chord).sum(-1) / (chord**2).sum(-1)
-            bad |= ~((t > 0) & (t < 1))
-    ok[ok] = ~bad
+    if ok.any():
+        faults = _one_body_faults(xy[ok])
+        bad = faults.pop("close").any(axis=1)
+        for f in faults.values():
+            bad |= f
+        ok[ok] = ~bad
     return ok
 
 
@@ -163,26 +175,23 @@ def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
     """
     if len(levels) == 0:
         return
-    diff = xy[:, :, None, :] - xy[:, None, :, :]
-    dist = np.sqrt((diff**2).sum(-1))
-    extent = dist.max(axis=(1, 2))
+    faults = _one_body_faults(xy)
     iu = np.triu_indices(6, 1)
-    close = dist[:, iu[0], iu[1]] <= 1e-6 * np.maximum(extent, 1e-12)[:, None]
+    close = faults["close"]
     if close.any():
         n, k = np.argwhere(close)[0]
         raise LandmarkError(
             f"{levels[n]}: points {_pair_names(iu[0][k], iu[1][k])} coincide; "
             "the body is degenerate — re-place one of them"
         )
-    crossing = polygon_self_intersects(xy)
+    crossing = faults["crossing"]
     if crossing.any():
         n = int(np.argmax(crossing))
         raise LandmarkError(
             f"{levels[n]}: the outline sp-sm-sa-ia-im-ip crosses itself; a point is out "
             "of order (anterior and posterior, or superior and inferior, swapped?)"
         )
-    area = signed_area(xy)
-    flat = np.abs(area) < 0.02 * extent**2
+    flat = faults["flat"]
     if flat.any():
         n = int(np.argmax(flat))
         raise LandmarkError(
@@ -190,9 +199,7 @@ def validate_bodies(levels: tuple[str, ...], xy: np.ndarray) -> None:
             "check that superior and inferior points are on different endplates"
         )
     for mid, (c0, c1) in ((1, (0, 2)), (4, (5, 3))):
-        chord = xy[:, c1] - xy[:, c0]
-        t = ((xy[:, mid] - xy[:, c0]) * chord).sum(-1) / (chord**2).sum(-1)
-        outside = (t <= 0) | (t >= 1)
+        outside = faults[f"outside{mid}"]
         if outside.any():
             n = int(np.argmax(outside))
             raise LandmarkError(

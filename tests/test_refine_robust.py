@@ -93,15 +93,17 @@ def test_scale_from_bodies_refuses_what_gives_no_scale():
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_the_small_normal_equations_solve_as_numpy_does(n):
-    from vcfmeasure.detect._refine import _solve_normal
+    from vcfmeasure.detect._fits import _solve2, _solve3
 
+    solve = _solve2 if n == 2 else _solve3
     rng = np.random.default_rng(n)
-    for _ in range(300):
-        x = rng.normal(0, 50, 20)
-        design = np.vander(x, n)  # as the robust fits build them: powers of px offsets
-        w = rng.uniform(0, 1, 20)
-        a = (design * w[:, None]).T @ design
-        b = (design * w[:, None]).T @ rng.normal(0, 5, 20)
-        assert np.allclose(_solve_normal(a, b), np.linalg.solve(a, b), rtol=1e-7, atol=1e-12)
-    assert _solve_normal(np.zeros((n, n)), np.ones(n)) is None
-    assert _solve_normal(np.full((n, n), np.nan), np.ones(n)) is None
+    x = rng.normal(0, 50, (300, 20))
+    design = np.stack([x**k for k in range(n - 1, -1, -1)], axis=-1)  # powers of px offsets
+    w = rng.uniform(0, 1, (300, 20))
+    a = np.einsum("bki,bkj->bij", design * w[..., None], design)
+    b = np.einsum("bki,bk->bi", design * w[..., None], rng.normal(0, 5, (300, 20)))
+    got, ok = solve(a, b)
+    assert ok.all()
+    assert np.allclose(got, np.linalg.solve(a, b[..., None])[..., 0], rtol=1e-7, atol=1e-12)
+    bad = np.stack([np.zeros((n, n)), np.full((n, n), np.nan)])
+    assert not solve(bad, np.ones((2, n)))[1].any()

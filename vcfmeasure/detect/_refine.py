@@ -27,6 +27,8 @@ Method (per vertebra; by default two wide passes, then one narrow pass around th
    corner, an osteophyte, is left out; the posterior elements and anything beyond the
    wall lie outside the fitted range), middle points are where the endplate fit crosses
    the perpendicular bisector of the refined corners, so a depressed endplate lowers Hm.
+   The fits of every side of every vertebra are solved together, as arrays
+   (:mod:`vcfmeasure.detect._fits`).
 5. A point whose fit rests on too few or too faint edges, or that would move further than
    the search radius, keeps its input position; its confidence is 0 and the vertebra is
    flagged ``needs_review``. So does a point that would move to where the image shows
@@ -43,6 +45,7 @@ from .. import __version__
 from .._errors import LandmarkError, VcfMeasureError
 from ..landmarks import Landmarks, Provenance, valid_outlines
 from ..radiograph import Radiograph
+from ._fits import refine_points
 
 __all__ = ["refine_landmarks"]
 
@@ -205,85 +208,6 @@ def _despike(o, segments, tol):
     return np.where(np.abs(o - med) <= tol, o, np.nan)
 
 
-def _median(a):
-    """Upper median of a non-empty 1-D array (cheaper than ``np.median`` on short arrays)."""
-    k = a.size // 2
-    return float(np.partition(a, k)[k])
-
-
-def _polyval(coef, x):
-    """Horner evaluation, highest power first (``np.polyval`` without its overhead)."""
-    out = coef[0] * np.ones_like(x) if np.ndim(x) else coef[0]
-    for c in coef[1:]:
-        out = out * x + c
-    return out
-
-
-def _local_quadratic(t, o, t0, h, deg=2):
-    """Robust weighted polynomial fit of ``o(t)`` around ``t0`` (tricube, bandwidth h).
-
-    Returns the coefficients (highest power first, in ``t - t0``), the weighted RMS
-    residual and the effective number of points; None when too few points.
-    """
-    ok = np.isfinite(o)
-    t, o = t[ok], o[ok]
-    x = t - t0
-    w = np.maximum(1 - np.abs(x / h) ** 3, 0.0) ** 3
-    use = w > 0
-    if use.sum() < deg + 3:
-        return None
-    x, o, w = x[use], o[use], w[use]
-    X = np.vander(x, deg + 1)
-    robust = np.ones_like(w)
-    for _ in range(3):
-        Xw = X * (w * robust)[:, None]
-        coef = _solve_normal(Xw.T @ X, Xw.T @ o)
-        if coef is None:
-            return None
-        res = o - X @ coef
-        scale = 1.4826 * _median(np.abs(res)) + 1e-3
-        robust = np.maximum(1 - (res / (4.0 * scale)) ** 2, 0.0) ** 2
-    wr = w * robust
-    inl = robust > 0
-    spread = 1.4826 * _median(np.abs(res[inl])) if inl.any() else np.inf
-    return coef, spread, float(wr.sum() / max(w.max(), 1e-9))
-
-
-def _solve_normal(a, b):
-    """Solve the 2 x 2 or 3 x 3 normal equations ``a x = b`` by Cramer's rule.
-
-    The systems of :func:`_local_quadratic` are tiny and solved some 2000 times per
-    spine, where ``np.linalg.solve``'s per-call overhead dominated. Returns None when
-    ``a`` is singular (or not finite), as ``np.linalg.solve`` raised ``LinAlgError``.
-
-    Examples
-    --------
-    >>> _solve_normal(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([3.0, 5.0])).round(6).tolist()
-    [0.8, 1.4]
-    >>> _solve_normal(np.array([[1.0, 2.0], [2.0, 4.0]]), np.array([1.0, 2.0])) is None
-    True
-    """
-    if a.shape == (2, 2):
-        (p, q), (r, t) = a.tolist()
-        u, v = b.tolist()
-        det = p * t - q * r
-        if det == 0.0 or not math.isfinite(det):
-            return None
-        return np.array([(u * t - q * v) / det, (p * v - u * r) / det])
-    (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = a.tolist()
-    u, v, z = b.tolist()
-    m0 = b1 * c2 - b2 * c1
-    m1 = b0 * c2 - b2 * c0
-    m2 = b0 * c1 - b1 * c0
-    det = a0 * m0 - a1 * m1 + a2 * m2
-    if det == 0.0 or not math.isfinite(det):
-        return None
-    x0 = (u * m0 - a1 * (v * c2 - b2 * z) + a2 * (v * c1 - b1 * z)) / det
-    x1 = (a0 * (v * c2 - b2 * z) - u * m1 + a2 * (b0 * z - v * c0)) / det
-    x2 = (a0 * (b1 * z - v * c1) - a1 * (b0 * z - v * c0) + u * m2) / det
-    return np.array([x0, x1, x2])
-
-
 class _Side:
     """One side of a body: a chord frame and the edge offsets measured along it."""
 
@@ -429,127 +353,11 @@ def _midway(sides, px_mm):
     return sides
 
 
-def _without_spur(side, t0, h, tol):
-    """Offsets with the outward bulge next to a corner (an osteophyte) removed.
-
-    A fit that leaves out the last 10 % of the side next to the corner is extrapolated to
-    it; edges there lying outside it by more than ``tol`` px are dropped.
-    """
-    near = np.abs(side.t - t0) < 0.1 * side.length
-    o = side.o
-    if not (near & np.isfinite(o)).any():
-        return o
-    far = _local_quadratic(side.t, np.where(near, np.nan, o), t0, h)
-    if far is None:
-        return o
-    coef, spread, _ = far
-    bulge = o - _polyval(coef, side.t - t0)
-    return np.where(near & (bulge > max(tol, 2.0 * spread)), np.nan, o)
-
-
-def _fit_at(side, t0, h, corner_tol=None):
-    """Fit a side's edge offsets around ``t0``, wider and straighter where edges are sparse.
-
-    With ``corner_tol`` (px), an outward bulge next to the corner (osteophyte) is left out.
-    Returns (coefficients in ``t - t0``, spread px, weight) or None.
-    """
-    o = side.o if corner_tol is None else _without_spur(side, t0, h, corner_tol)
-    for deg, scale, penalty in ((2, 1.0, 1.0), (1, 2.0, 0.7), (1, 4.0, 0.5)):
-        fit = _local_quadratic(side.t, o, t0, h * scale, deg)
-        if fit is not None:
-            coef, spread, n_eff = fit
-            # edges much fainter than the body's own (ribs, noise) earn less trust
-            near = np.isfinite(o) & (np.abs(side.t - t0) < h * scale)
-            strength = _median(side.amp[near]) / side.ref if near.any() else 0.0
-            return coef, spread, n_eff * penalty * min(1.0, 1.6 * strength)
-    return None
-
-
-def _gauss(x, tol):
-    """``exp(-(x / tol) ** 2)`` without overflow; 0 where ``x`` is not finite."""
-    r = float(x) / float(tol)
-    if not math.isfinite(r) or abs(r) > 30.0:
-        return 0.0
-    return math.exp(-(r * r))
-
-
-def _intersect(plate, wall, t_plate, t_wall, h_plate, h_wall, tol):
-    """Corner: where an endplate fit meets a wall fit (alternating projections)."""
-    fp = _fit_at(plate, t_plate, h_plate, corner_tol=0.25 * tol)
-    fw = _fit_at(wall, t_wall, h_wall, corner_tol=0.25 * tol)
-    if fp is None or fw is None:
-        return None, 0.0
-    cp, rp, np_ = fp
-    cw, rw, nw = fw
-    q = plate.point(t_plate, _polyval(cp, 0.0))
-    for _ in range(8):  # alternate projections; stop once the point no longer moves
-        tw, _ = wall.coords(q)
-        q = wall.point(tw, _polyval(cw, tw - t_wall))
-        tp, _ = plate.coords(q)
-        q_new = plate.point(tp, _polyval(cp, tp - t_plate))
-        moved = abs(q_new[0] - q[0]) + abs(q_new[1] - q[1])
-        q = q_new
-        if moved < 1e-6:
-            break
-    conf = min(np_, nw) / 6.0
-    return q, float(min(max(float(conf), 0.0), 1.0) * _gauss(max(rp, rw), tol))
-
-
-def _middle(plate, c0, c1, h, tol):
-    """Where the endplate fit crosses the perpendicular bisector of the corners."""
-    mid = 0.5 * (c0 + c1)
-    chord = c1 - c0
-    nrm = np.array([-chord[1], chord[0]]) / np.hypot(*chord)
-    tm, _ = plate.coords(mid)
-    fit = _fit_at(plate, tm, h)
-    if fit is None:
-        return None, 0.0
-    coef, spread, n_eff = fit
-    q = mid
-    for _ in range(8):
-        tq, _ = plate.coords(q)
-        on = plate.point(tq, _polyval(coef, tq - tm))
-        q_new = mid + ((on - mid) @ nrm) * nrm
-        moved = abs(q_new[0] - q[0]) + abs(q_new[1] - q[1])
-        q = q_new
-        if moved < 1e-6:
-            break
-    return q, float(min(max(n_eff / 6.0, 0.0), 1.0) * _gauss(spread, tol))
-
-
-def _refine_one(sides, px_mm, blur_px=0.0):
-    """Six refined points and their confidences from measured sides."""
-    sup, ant, inf, post = sides["sup"], sides["ant"], sides["inf"], sides["post"]
-    hc_p, hc_w = 0.45, 0.45
+def _refine_points(measured, px_mm, blur_px=0.0):
+    """Six refined points ``(V, 6, 2)`` and their confidences from measured sides."""
     # edge scatter (px) at which confidence falls to 1/e (soft edges scatter more)
     tol = max(0.3 / px_mm, 1.5, 0.5 * blur_px)
-    corners = {}
-    conf = np.zeros(6)
-    specs = {
-        SP: (sup, post, 0.0, 0.0),
-        SA: (sup, ant, 1.0, 0.0),
-        IA: (inf, ant, 1.0, 1.0),
-        IP: (inf, post, 0.0, 1.0),
-    }
-    for idx, (plate, wall, fp, fw) in specs.items():
-        q, c = _intersect(
-            plate, wall, fp * plate.length, fw * wall.length,
-            hc_p * plate.length, hc_w * wall.length, tol,
-        )
-        corners[idx] = q
-        conf[idx] = c
-    out = np.full((6, 2), np.nan)
-    for idx, q in corners.items():
-        if q is not None:
-            out[idx] = q
-    for idx, plate, c0, c1 in ((SM, sup, SP, SA), (IM, inf, IP, IA)):
-        if corners[c0] is None or corners[c1] is None:
-            continue
-        q, c = _middle(plate, corners[c0], corners[c1], 0.25 * plate.length, tol)
-        if q is not None:
-            out[idx] = q
-            conf[idx] = min(c, conf[c0], conf[c1]) if c > 0 else 0.0
-    return out, conf
+    return refine_points(measured, tol)
 
 
 def _body_height_px(xy):
@@ -850,9 +658,9 @@ def _refine_core(radiograph, xy_in, search_mm, passes, min_confidence, double_co
             img, xy[which], half, sigma, gap, n_end, n_wall, step=0.5 if fine else 1.0,
             deepen=deepen if k == 0 else 0.0, soft=soft,
         )
-        out = [_refine_one(_midway(sides, px_mm) if double_contours else sides, px_mm, blur)
-               for sides in measured]
-        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+        if double_contours:
+            measured = [_midway(sides, px_mm) for sides in measured]
+        return _refine_points(measured, px_mm, blur)
 
     def accept(raw, c, which, fallback, final):
         bad = ~np.isfinite(raw).all(axis=2) | (np.hypot(*np.moveaxis(raw - xy0[which], -1, 0))

@@ -250,3 +250,26 @@ def test_a_small_fill_is_judged_compact_on_its_own_class(whole_ct, monkeypatch, 
     assert abs(rec[level]["cement_fill"] - _true_fill(film, level)) < 0.05
     monkeypatch.setattr(cm, "SMALL_FILL_COMPACT", 0.95)
     assert not any(measure_cement(film.radiograph, film.landmarks).cement)
+
+
+def test_a_disc_leak_drawn_into_the_next_body_is_not_that_body_cement(whole_ct, monkeypatch):
+    # a development render (seed 359 of the tuning set): a 7 mm leak below T6 whose ball
+    # lies mostly inside T7's outline, within 5 mm of T7's superior endplate; T7's own
+    # cement test takes it for a small fill of about 0.08
+    import vcfmeasure.cement as cm
+
+    film = render_ct(whole_ct, seed=359, levels=["T5", "T6", "T7", "T8"], facing="left",
+                     tilt_deg=5.16, spacing_mm=0.1965,
+                     cement={"T6": {"fill": 0.5179, "leaks": [
+                         {"where": "disc_inferior", "size_mm": 7.02}]}})
+    sp = film.radiograph.spacing[0]
+    centre = film.truth["T6"]["cement"]["leaks"][0]["centre_xy"]
+    rep = measure_cement(film.radiograph, film.landmarks)
+    assert [lv for lv, c in zip(rep.levels, rep.cement, strict=True) if c] == ["T6"]
+    found = [(k.level, k.kind, k.status) for k in rep.leaks
+             if np.hypot(k.x - centre[0], k.y - centre[1]) * sp < 6.0 + 7.02]
+    assert found == [("T6", "inferior_disc", "leak")]
+    monkeypatch.setattr(cm, "BORROWED_FILL", 0.0)  # without the rule: T7 "cemented", leak lost
+    rep = measure_cement(film.radiograph, film.landmarks)
+    assert [lv for lv, c in zip(rep.levels, rep.cement, strict=True) if c] == ["T6", "T7"]
+    assert not [k for k in rep.leaks if k.level == "T6"]

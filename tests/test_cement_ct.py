@@ -273,3 +273,44 @@ def test_a_disc_leak_drawn_into_the_next_body_is_not_that_body_cement(whole_ct, 
     rep = measure_cement(film.radiograph, film.landmarks)
     assert [lv for lv, c in zip(rep.levels, rep.cement, strict=True) if c] == ["T6", "T7"]
     assert not [k for k in rep.leaks if k.level == "T6"]
+
+
+def test_a_large_leak_blob_is_judged_by_the_rim_of_a_ball(whole_ct, monkeypatch):
+    # a development render (seed 352 of the tuning set): a 6.7 mm leak above T10 in bright
+    # surroundings (only the blob search looks there); its best scale is 1.6 mm, whose rim
+    # by the flat-disc rule (sqrt(2) sigma) stays 2.2 mm from the outline, beyond reach
+    import vcfmeasure.cement as cm
+
+    film = render_ct(whole_ct, seed=352, levels=["T9", "T10", "T11", "T12"], facing="right",
+                     tilt_deg=-5.54, spacing_mm=0.1854,
+                     cement={"T10": {"fill": 0.6025, "leaks": [
+                         {"where": "disc_inferior", "size_mm": 1.147},
+                         {"where": "disc_superior", "size_mm": 6.722}]}})
+    sp = film.radiograph.spacing[0]
+    centre = film.truth["T10"]["cement"]["leaks"][1]["centre_xy"]
+
+    def above(rep):
+        return [(k.kind, k.status) for k in rep.leaks if k.level == "T10"
+                and np.hypot(k.x - centre[0], k.y - centre[1]) * sp < 6.0 + 6.722]
+
+    assert above(measure_cement(film.radiograph, film.landmarks)) == [("superior_disc", "leak")]
+    monkeypatch.setattr(cm, "LEAK_BLOB_RIM", float(np.sqrt(2.0)))
+    assert not above(measure_cement(film.radiograph, film.landmarks))
+
+
+def test_the_rim_factor_is_where_a_ball_profile_peaks():
+    # the scale-normalised Laplacian at the centre of a projected ball of radius R peaks
+    # at sigma = R / LEAK_BLOB_RIM
+    from scipy import ndimage
+
+    from vcfmeasure.cement import LEAK_BLOB_RIM
+
+    r = 40.0
+    y, x = np.mgrid[-150:151, -150:151].astype(float)
+    ball = 2.0 * np.sqrt(np.maximum(r * r - x * x - y * y, 0.0))
+    sigmas = np.arange(18.0, 34.0, 0.5)
+    resp = [-(s * s) * (ndimage.gaussian_filter(ball, s, order=(2, 0))[150, 150]
+                         + ndimage.gaussian_filter(ball, s, order=(0, 2))[150, 150])
+            for s in sigmas]
+    best = sigmas[int(np.argmax(resp))]
+    assert r / best == pytest.approx(LEAK_BLOB_RIM, rel=0.03)

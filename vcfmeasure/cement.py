@@ -617,11 +617,11 @@ def measure_cement(
     # a body whose whole "cement" is a neighbour's disc leak reaching into it has none
     order = sorted(landmarks.levels, key=LEVELS.index)
     for lv in _borrowed(pixels, order, cemented, poly_u, cranial, index, mm, scale):
-        entry = list(cemented[lv])
-        none = np.zeros(entry[2].shape, bool)
-        entry[6] = entry[7] = entry[8] = none
-        entry[9], entry[15] = False, False
-        cemented[lv] = tuple(entry)
+        fields = list(cemented[lv])
+        none = np.zeros(fields[2].shape, bool)
+        fields[6] = fields[7] = fields[8] = none  # bright, inner, implant
+        fields[9], fields[15] = False, False  # present, busy
+        cemented[lv] = tuple(fields)
         if lv in thresholds:
             thresholds[lv] = float("nan")
     # pass 2: measurements and leaks. A leak belongs to the level whose cement inside the

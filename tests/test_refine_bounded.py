@@ -152,3 +152,12 @@ def test_memory_stays_a_small_multiple_of_the_image():
     finally:
         tracemalloc.stop()
     assert peak < 6 * pix.nbytes
+
+
+def test_a_search_window_under_one_profile_step_is_refined_without_error():
+    # a 5 x 5 blank film at 1e-4 mm per pixel: the window (capped by the tiny body) is
+    # shorter than one profile step; found by a longer run of the property test above
+    radiograph = vm.Radiograph(np.zeros((5, 5)), spacing=(1e-4, 1e-4), spacing_source="user")
+    lm = vm.Landmarks({"L1": BOX * 0.25}, validate=False)
+    out = _refine_strict(radiograph, lm)
+    assert np.isfinite(out.array).all()

@@ -97,6 +97,9 @@ class _Profiles:
         # any other; candidates lie within the window only
         outer = half + (gap + reach if extend else 0.0)
         self.s = np.arange(-outer, outer + 0.5 * step, step)
+        if self.s.size < 3:  # a window under one step (a body of a few pixels): 3 samples
+            step = max(outer, 1e-3)
+            self.s = np.array([-step, 0.0, step])
         self.step = step
         pts = origins[:, None, :] + self.s[None, :, None] * dirs[:, None, :]
         prof = ndimage.map_coordinates(img, [pts[..., 1], pts[..., 0]], order=1, mode="nearest")

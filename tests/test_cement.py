@@ -218,3 +218,46 @@ def test_disc_leak_reaching_a_cemented_neighbour_stays_with_its_own_level():
     s = film({"L1": {"size": 0.6, "leaks": [("inferior_disc", 9.0)]}, "L2": {"size": 0.6}})
     r = measure_cement(s.radiograph, s.landmarks)
     assert [(k.level, k.kind) for k in r.leaks] == [("L1", "inferior_disc")]
+
+
+def _two_bodies(mass_rows, facing_cemented):
+    """Pass-1 entries of two stacked 30 x 20 px bodies (T6 above T7, 1 mm px): one with
+    cement through its whole body, the other with bright pixels in ``mass_rows``."""
+    from vcfmeasure.geometry import body_frame
+
+    def box(top, bottom):
+        return np.array([[0, top], [15, top], [30, top], [30, bottom], [15, bottom],
+                         [0, bottom]], float)
+
+    poly = np.stack([box(0, 20), box(25, 45)])
+    rows, cols = np.mgrid[0:50, 0:31]
+    entries = {}
+    for k, lv in enumerate(("T6", "T7")):
+        d, _ = polygon_distance(cols, rows, poly[k])
+        inside = d <= 0
+        if lv == facing_cemented:
+            inner = inside & (d < -2)
+        else:
+            inner = inside & (rows >= mass_rows[0]) & (rows < mass_rows[1]) & (cols > 8) & (cols < 22)
+        fields = [0, 0, np.zeros((50, 31)), d, None, inside, inner, inner, None, True, 1.0]
+        entries[lv] = tuple(fields + [0.0] * 5)
+    anterior, cranial, _ = body_frame(poly)
+    return entries, poly, cranial
+
+
+@pytest.mark.parametrize(("cemented", "mass_rows", "borrowed"), [
+    ("T6", (26, 30), {"T7"}),   # a small mass against T7's superior endplate, below T6
+    ("T7", (15, 19), {"T6"}),   # against T6's inferior endplate, above T7
+    ("T6", (33, 37), set()),    # in the middle of T7: its own (small) fill
+    ("T6", (25, 33), set()),    # against the endplate but over BORROWED_FILL of the body
+    ("T6", (40, 44), set()),    # against T7's far (inferior) endplate
+    ("T7", (1, 5), set()),      # against T6's far (superior) endplate
+])
+def test_a_small_mass_at_the_endplate_facing_a_cemented_neighbour_is_its_leak(
+        cemented, mass_rows, borrowed):
+    from vcfmeasure.cement import _borrowed
+
+    entries, poly, cranial = _two_bodies(mass_rows, cemented)
+    got = _borrowed(np.zeros((50, 31)), ["T6", "T7"], entries, poly, cranial,
+                    {"T6": 0, "T7": 1}, np.ones(2), np.ones(2))
+    assert got == borrowed

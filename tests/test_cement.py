@@ -261,3 +261,26 @@ def test_a_small_mass_at_the_endplate_facing_a_cemented_neighbour_is_its_leak(
     got = _borrowed(np.zeros((50, 31)), ["T6", "T7"], entries, poly, cranial,
                     {"T6": 0, "T7": 1}, np.ones(2), np.ones(2))
     assert got == borrowed
+
+
+def test_non_finite_pixels_near_an_outline_are_named_with_the_level():
+    s = make_spine(["T12", "L1", "L2"], seed=2, cement_detail={"L1": {"size": 0.6}})
+    pix = np.array(s.radiograph.pixels, dtype=float)
+    x, y = s.landmarks["L1"].mean(axis=0).astype(int)
+    pix[y, x] = np.nan
+    film = vm.Radiograph(pix, spacing=s.radiograph.spacing, spacing_source="user")
+    with pytest.raises(vm.VcfMeasureError, match=r"L1: 1 pixels .* not finite"):
+        measure_cement(film, s.landmarks)
+
+
+def test_absurdly_large_grey_values_give_the_same_report():
+    s = make_spine(["T12", "L1", "L2"], seed=2, cement_detail={"L1": {"size": 0.6, "leaks": [
+        ("posterior", 4.0)]}})
+    plain = measure_cement(s.radiograph, s.landmarks)
+    huge = vm.Radiograph(np.asarray(s.radiograph.pixels, float) * 2.0**100,
+                         spacing=s.radiograph.spacing, spacing_source="user")
+    with np.errstate(all="raise"):  # no overflow on the way
+        big = measure_cement(huge, s.landmarks)
+    assert list(big.cement) == list(plain.cement) == [False, True, False]
+    np.testing.assert_allclose(big.cement_fill, plain.cement_fill, atol=1e-6)
+    assert [(k.kind, k.status) for k in big.leaks] == [(k.kind, k.status) for k in plain.leaks]

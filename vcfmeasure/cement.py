@@ -19,6 +19,7 @@ Leak size
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -344,6 +345,22 @@ def _ellipse(rx: float, ry: float) -> np.ndarray:
     return (x / max(rx, 0.5)) ** 2 + (y / max(ry, 0.5)) ** 2 <= 1.0
 
 
+#: Finite grey values beyond this magnitude are scaled down (by a power of two) before
+#: the cement tests, whose squares would overflow float32; every test is relative (robust
+#: SDs, contrast ratios), so the scale changes no decision.
+MAX_GREY = 2.0**60
+
+
+def _working_pixels(pixels: np.ndarray) -> np.ndarray:
+    """The film as float32, scaled by a power of two if its grey values are absurdly large."""
+    arr = np.asarray(pixels)
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = float(np.max(np.abs(arr), where=np.isfinite(arr), initial=0.0))
+    if top > MAX_GREY:
+        arr = arr.astype(np.float64) * 2.0 ** -(math.frexp(top)[1] - 30)
+    return np.asarray(arr, dtype=np.float32)
+
+
 def _borrowed(pixels: np.ndarray, order: list[str], cemented: dict, poly_u: np.ndarray,
               cranial: np.ndarray, index: dict, mm: np.ndarray, scale: np.ndarray) -> set[str]:
     """Levels whose cement mass is an adjacent level's disc leak (:data:`BORROWED_DEPTH_MM`).
@@ -529,7 +546,7 @@ def measure_cement(
         "separation": separation, "contrast": contrast})
     from scipy import ndimage
 
-    pixels = np.asarray(radiograph.pixels, dtype=np.float32)
+    pixels = _working_pixels(radiograph.pixels)
     spacing = radiograph.spacing
     unit = "mm" if spacing is not None else "px"
     todo = landmarks.levels if levels is None else tuple(normalize_level(lv) for lv in levels)
@@ -571,6 +588,12 @@ def measure_cement(
         if c1 <= c0 or r1 <= r0:
             raise LandmarkError(f"{lv}: the outline lies outside the image {pixels.shape}")
         crop = pixels[r0:r1, c0:c1]
+        bad = int(np.size(crop) - np.count_nonzero(np.isfinite(crop)))
+        if bad:
+            raise VcfMeasureError(
+                f"{lv}: {bad} pixels within {margin_mm:g} mm of the outline are not finite "
+                "(NaN or inf); measure_cement needs finite pixels there: fill or mask them "
+                "before measuring")
         gx = (np.arange(c0, c1) * col_mm)[None, :]
         gy = (np.arange(r0, r1) * row_mm)[:, None]
         dist, edge = polygon_distance(gx, gy, poly_u[i])

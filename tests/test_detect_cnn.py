@@ -171,3 +171,21 @@ def test_split_labels_are_numbered_without_gaps():
     assert n == 3
     assert sorted(np.unique(lab[lab > 0]).tolist()) == [1, 2, 3]
     assert len({lab[10, 15], lab[28, 15], lab[50, 15]}) == 3
+
+
+def test_non_finite_pixels_are_refused_by_name_and_absurd_grey_values_warn_nothing():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    pix = np.where(rng.random((200, 200)) < 0.5, np.inf, -np.inf)
+    film = vm.Radiograph(pix, spacing=(0.2, 0.2), spacing_source="user")
+    with pytest.raises(vm.ImageError, match="not finite"):
+        vm.detect_landmarks(film)
+    checker = (np.indices((300, 150)).sum(axis=0) % 2) * 1e30
+    film = vm.Radiograph(checker, spacing=(0.46, 0.46), spacing_source="user")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            vm.detect_landmarks(film)
+        except vm.VcfMeasureError:
+            pass  # refused is fine; a NumPy overflow warning is not

@@ -19,7 +19,6 @@ Leak size
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -31,6 +30,7 @@ from ._errors import LandmarkError, SpacingWarning, VcfMeasureError
 from ._table import ResultTable
 from .geometry import body_frame, polygon_distance
 from .levels import LEVELS, normalize_level
+from .radiograph import working_pixels
 
 __all__ = ["measure_cement", "CementReport", "Leak", "LEAK_KINDS", "PROCEDURES"]
 
@@ -345,22 +345,6 @@ def _ellipse(rx: float, ry: float) -> np.ndarray:
     return (x / max(rx, 0.5)) ** 2 + (y / max(ry, 0.5)) ** 2 <= 1.0
 
 
-#: Finite grey values beyond this magnitude are scaled down (by a power of two) before
-#: the cement tests, whose squares would overflow float32; every test is relative (robust
-#: SDs, contrast ratios), so the scale changes no decision.
-MAX_GREY = 2.0**60
-
-
-def _working_pixels(pixels: np.ndarray) -> np.ndarray:
-    """The film as float32, scaled by a power of two if its grey values are absurdly large."""
-    arr = np.asarray(pixels)
-    with np.errstate(invalid="ignore", over="ignore"):
-        top = float(np.max(np.abs(arr), where=np.isfinite(arr), initial=0.0))
-    if top > MAX_GREY:
-        arr = arr.astype(np.float64) * 2.0 ** -(math.frexp(top)[1] - 30)
-    return np.asarray(arr, dtype=np.float32)
-
-
 def _borrowed(pixels: np.ndarray, order: list[str], cemented: dict, poly_u: np.ndarray,
               cranial: np.ndarray, index: dict, mm: np.ndarray, scale: np.ndarray) -> set[str]:
     """Levels whose cement mass is an adjacent level's disc leak (:data:`BORROWED_DEPTH_MM`).
@@ -546,7 +530,7 @@ def measure_cement(
         "separation": separation, "contrast": contrast})
     from scipy import ndimage
 
-    pixels = _working_pixels(radiograph.pixels)
+    pixels = working_pixels(radiograph.pixels)
     spacing = radiograph.spacing
     unit = "mm" if spacing is not None else "px"
     todo = landmarks.levels if levels is None else tuple(normalize_level(lv) for lv in levels)

@@ -180,3 +180,28 @@ def resolve_spacing(spacing: Any) -> tuple[tuple[float, float] | None, str]:
             )
         out.append(f)
     return (out[0], out[1]), "user"
+
+
+#: Finite grey values beyond this magnitude are scaled down (by a power of two) before
+#: the image methods (cement, detection), whose squares would overflow float32; their
+#: tests are relative (percentiles, robust SDs, contrast ratios), so the scale changes
+#: no decision.
+MAX_GREY = 2.0**60
+
+
+def working_pixels(pixels: np.ndarray) -> np.ndarray:
+    """The film as float32, scaled by a power of two if its grey values are absurdly large.
+
+    Examples
+    --------
+    >>> bool(working_pixels(np.array([[1e300, 2.0]])).max() < 2.0**31)
+    True
+    >>> working_pixels(np.array([[3, 4]], np.uint16)).tolist()
+    [[3.0, 4.0]]
+    """
+    arr = np.asarray(pixels)
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = float(np.max(np.abs(arr), where=np.isfinite(arr), initial=0.0))
+    if top > MAX_GREY:
+        arr = arr.astype(np.float64) * 2.0 ** -(math.frexp(top)[1] - 30)
+    return np.asarray(arr, dtype=np.float32)

@@ -36,7 +36,7 @@ from .._errors import ImageError, LandmarkError, SpacingWarning, VcfMeasureError
 from ..geometry import body_frame
 from ..landmarks import Landmarks, Provenance, validate_bodies
 from ..levels import LEVELS, level_index, normalize_level
-from ..radiograph import Radiograph
+from ..radiograph import Radiograph, working_pixels
 from . import _cnn
 from ._features import WORK_MM, _resample, facing_profile, load_facing
 
@@ -267,7 +267,14 @@ def _check_view(radiograph: Radiograph, where: str) -> None:
         raise ImageError(f"{where}: a {px.shape} image is not a lateral spine radiograph")
     step = max(1, int(max(px.shape) // 512))
     sub = np.asarray(px[::step, ::step], np.float64)
-    lo, hi = np.percentile(sub, [1.0, 99.0])
+    bad = int(sub.size - np.count_nonzero(np.isfinite(sub)))
+    if bad:
+        raise ImageError(
+            f"{where}: {bad} of {sub.size} sampled pixels are not finite (NaN or inf); "
+            "fill or mask them before detection"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = np.percentile(sub, [1.0, 99.0])
     if not np.isfinite(hi - lo) or hi - lo <= 1e-6 * max(abs(hi), 1.0):
         raise ImageError(
             f"{where}: the image is blank (grey levels {lo:g}-{hi:g}): no spine in view; "
@@ -570,7 +577,7 @@ def detect_landmarks(
         radiograph = Radiograph(np.asarray(radiograph, dtype=np.float32))
     where = radiograph.path or "radiograph"
     _check_view(radiograph, where)
-    pixels = np.asarray(radiograph.pixels, np.float32)
+    pixels = working_pixels(radiograph.pixels)
     estimated = None
     if radiograph.spacing is None:
         spacing_mm = estimated = _search_scale(pixels, where)

@@ -258,8 +258,8 @@ def test_a_small_mass_at_the_endplate_facing_a_cemented_neighbour_is_its_leak(
     from vcfmeasure.cement import _borrowed
 
     entries, poly, cranial = _two_bodies(mass_rows, cemented)
-    got = _borrowed(np.zeros((50, 31)), ["T6", "T7"], entries, poly, cranial,
-                    {"T6": 0, "T7": 1}, np.ones(2), np.ones(2))
+    got = _borrowed(["T6", "T7"], entries, poly, cranial, {"T6": 0, "T7": 1}, np.ones(2),
+                    np.ones(2))
     assert got == borrowed
 
 

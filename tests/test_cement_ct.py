@@ -36,6 +36,13 @@ def _true_fill(film, level):
     return float((own & (d <= 0)).sum() / (d <= 0).sum())
 
 
+def _near_drawn_leak(rep, film, level, k, radius_mm):
+    """The report's leaks within ``radius_mm`` of the centre of drawn leak ``k`` of ``level``."""
+    sp = film.radiograph.spacing[0]
+    cx, cy = film.truth[level]["cement"]["leaks"][k]["centre_xy"]
+    return [lk for lk in rep.leaks if np.hypot(lk.x - cx, lk.y - cy) * sp < radius_mm]
+
+
 @pytest.mark.parametrize(("seed", "level", "fill", "facing"), CASES)
 def test_cement_found_only_where_drawn_with_its_fill(crop, seed, level, fill, facing):
     film, plain = _films(crop, seed, level, fill, facing)
@@ -219,12 +226,10 @@ def test_a_disc_leak_centred_inside_the_next_body_is_found(whole_ct, monkeypatch
                      cement={"T10": {"fill": 0.69, "leaks": [
                          {"where": "disc_inferior", "size_mm": 6.23},
                          {"where": "posterior", "size_mm": 7.09}]}})
-    sp = film.radiograph.spacing[0]
-    centre = film.truth["T10"]["cement"]["leaks"][0]["centre_xy"]
 
     def below(rep):
-        return [k for k in rep.leaks if k.level == "T10" and k.kind == "inferior_disc"
-                and np.hypot(k.x - centre[0], k.y - centre[1]) * sp < 6.0]
+        return [k for k in _near_drawn_leak(rep, film, "T10", 0, 6.0)
+                if k.level == "T10" and k.kind == "inferior_disc"]
 
     assert len(below(measure_cement(film.radiograph, film.landmarks))) == 1
     monkeypatch.setattr(cm, "NEIGHBOUR_DEPTH_MM", 2.5)  # the earlier depth: missed
@@ -262,12 +267,10 @@ def test_a_disc_leak_drawn_into_the_next_body_is_not_that_body_cement(whole_ct, 
                      tilt_deg=5.16, spacing_mm=0.1965,
                      cement={"T6": {"fill": 0.5179, "leaks": [
                          {"where": "disc_inferior", "size_mm": 7.02}]}})
-    sp = film.radiograph.spacing[0]
-    centre = film.truth["T6"]["cement"]["leaks"][0]["centre_xy"]
     rep = measure_cement(film.radiograph, film.landmarks)
     assert [lv for lv, c in zip(rep.levels, rep.cement, strict=True) if c] == ["T6"]
-    found = [(k.level, k.kind, k.status) for k in rep.leaks
-             if np.hypot(k.x - centre[0], k.y - centre[1]) * sp < 6.0 + 7.02]
+    found = [(k.level, k.kind, k.status)
+             for k in _near_drawn_leak(rep, film, "T6", 0, 6.0 + 7.02)]
     assert found == [("T6", "inferior_disc", "leak")]
     monkeypatch.setattr(cm, "BORROWED_FILL", 0.0)  # without the rule: T7 "cemented", leak lost
     rep = measure_cement(film.radiograph, film.landmarks)
@@ -286,12 +289,10 @@ def test_a_large_leak_blob_is_judged_by_the_rim_of_a_ball(whole_ct, monkeypatch)
                      cement={"T10": {"fill": 0.6025, "leaks": [
                          {"where": "disc_inferior", "size_mm": 1.147},
                          {"where": "disc_superior", "size_mm": 6.722}]}})
-    sp = film.radiograph.spacing[0]
-    centre = film.truth["T10"]["cement"]["leaks"][1]["centre_xy"]
 
     def above(rep):
-        return [(k.kind, k.status) for k in rep.leaks if k.level == "T10"
-                and np.hypot(k.x - centre[0], k.y - centre[1]) * sp < 6.0 + 6.722]
+        return [(k.kind, k.status) for k in _near_drawn_leak(rep, film, "T10", 1, 6.0 + 6.722)
+                if k.level == "T10"]
 
     assert above(measure_cement(film.radiograph, film.landmarks)) == [("superior_disc", "leak")]
     monkeypatch.setattr(cm, "LEAK_BLOB_RIM", float(np.sqrt(2.0)))

@@ -345,8 +345,8 @@ def _ellipse(rx: float, ry: float) -> np.ndarray:
     return (x / max(rx, 0.5)) ** 2 + (y / max(ry, 0.5)) ** 2 <= 1.0
 
 
-def _borrowed(pixels: np.ndarray, order: list[str], cemented: dict, poly_u: np.ndarray,
-              cranial: np.ndarray, index: dict, mm: np.ndarray, scale: np.ndarray) -> set[str]:
+def _borrowed(order: list[str], cemented: dict, poly_u: np.ndarray, cranial: np.ndarray,
+              index: dict, mm: np.ndarray, scale: np.ndarray) -> set[str]:
     """Levels whose cement mass is an adjacent level's disc leak (:data:`BORROWED_DEPTH_MM`).
 
     ``order``: the levels cranial to caudal; ``cemented``: pass 1 of
@@ -623,7 +623,7 @@ def measure_cement(
                         bone, level_c, gx, gy, busy)
     # a body whose whole "cement" is a neighbour's disc leak reaching into it has none
     order = sorted(landmarks.levels, key=LEVELS.index)
-    for lv in _borrowed(pixels, order, cemented, poly_u, cranial, index, mm, scale):
+    for lv in _borrowed(order, cemented, poly_u, cranial, index, mm, scale):
         fields = list(cemented[lv])
         none = np.zeros(fields[2].shape, bool)
         fields[6] = fields[7] = fields[8] = none  # bright, inner, implant

@@ -45,11 +45,10 @@ from .. import __version__
 from .._errors import LandmarkError, VcfMeasureError
 from ..landmarks import Landmarks, Provenance, valid_outlines
 from ..radiograph import Radiograph
-from ._fits import refine_points
+from ._fits import IA, IM, IP, SA, SM, SP, refine_points
 
 __all__ = ["refine_landmarks"]
 
-SP, SM, SA, IA, IM, IP = range(6)
 POINT_NAMES = ("sp", "sm", "sa", "ia", "im", "ip")
 _TOOL = "vcfmeasure.refine"
 
